@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth` / `cdk deploy` run this (see cdk.json).
+
+Account and Region come from the standard CDK environment variables (your AWS profile, or the
+CI's credentials); stage and labelling settings from CDK context (cdk.json, or -c key=value).
+"""
+
+import os
+
+from aws_cdk import App, Environment
+
+from stacks.compliance import acknowledge_cdk_notification_handler, add_compliance_checks
+from stacks.image_labels_stack import ImageLabelsStack
+from stacks.settings import PipelineSettings
+
+
+def build_app(app: App) -> ImageLabelsStack:
+    settings = PipelineSettings.from_context(app.node)
+    stack = ImageLabelsStack(
+        app,
+        settings.stack_name,
+        settings=settings,
+        env=Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            region=os.environ.get("CDK_DEFAULT_REGION"),
+        ),
+        description="image-labels: labels every image uploaded to its bucket with Amazon Rekognition.",
+    )
+    acknowledge_cdk_notification_handler(stack)
+    add_compliance_checks(app)
+    return stack
+
+
+if __name__ == "__main__":
+    app = App()
+    build_app(app)
+    app.synth()

@@ -1,0 +1,1 @@
+"""CDK constructs of the image-labels pipeline. Infrastructure only: runtime code lives in lambda_src/."""

@@ -1,0 +1,65 @@
+"""The stack: composes the image store, the label index and the labeller, and grants between them."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+
+from stacks.compliance import acknowledge
+from stacks.image_store import ImageStore
+from stacks.label_index import LabelIndex
+from stacks.labeller import Labeller
+from stacks.settings import PipelineSettings
+
+# Rekognition reads JPEG and PNG only. S3 suffix filters are case-sensitive, hence both cases.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+
+
+class ImageLabelsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        images = ImageStore(self, "ImageStore", removal_policy=settings.removal_policy)
+        index = LabelIndex(
+            self,
+            "LabelIndex",
+            removal_policy=settings.removal_policy,
+            deletion_protection=not settings.is_disposable,
+        )
+        labeller = Labeller(
+            self,
+            "Labeller",
+            table_name=index.table.table_name,
+            min_confidence=settings.min_confidence,
+            max_labels=settings.max_labels,
+            log_retention=settings.log_retention,
+            removal_policy=settings.removal_policy,
+        )
+
+        images.grant_read_images(labeller.role)
+        bucket_arn = self.get_logical_id(images.bucket.node.default_child)
+        acknowledge(labeller.role, f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/*]",
+            "Any object uploaded to the image bucket may be an image to label, so the read covers the "
+            "bucket's objects (s3:GetObject, s3:GetObjectVersion only), not the bucket or other buckets.",
+        )
+        index.grant_label_writes(labeller.role)
+
+        destination = s3n.LambdaDestination(labeller.function)
+        for event_type in (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED):
+            for suffix in IMAGE_SUFFIXES:
+                images.bucket.add_event_notification(
+                    event_type, destination, s3.NotificationKeyFilter(suffix=suffix)
+                )
+
+        # Plain outputs, no exports: tools read them with DescribeStacks, and no other stack
+        # can come to depend on them.
+        CfnOutput(self, "BucketName", value=images.bucket.bucket_name)
+        CfnOutput(self, "TableName", value=index.table.table_name)
+        CfnOutput(self, "FunctionName", value=labeller.function.function_name)
+        CfnOutput(self, "FailedEventsQueueUrl", value=labeller.failed_events.queue_url)
+
+        self.images = images
+        self.index = index
+        self.labeller = labeller

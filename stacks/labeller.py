@@ -1,0 +1,149 @@
+"""The function that labels images: its own role, log group, code asset and failure capture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.compliance import acknowledge, drop_role_dependency
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
+HANDLER = "image_labeller.handler.handle"
+
+
+@jsii.implements(lambda_.IDestination)
+class _QueueDestination:
+    """On-failure destination that only names the queue.
+
+    CDK's SqsDestination also grants sqs:GetQueueAttributes and sqs:GetQueueUrl; Lambda needs
+    only sqs:SendMessage, which the Labeller grants itself.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(self, scope, fn, *, type):  # noqa: A002 - the name is the jsii interface's
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
+
+
+class Labeller(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table_name: str,
+        min_confidence: float,
+        max_labels: int,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+
+        # Events that still fail after Lambda's retries land here, with the error, instead of
+        # being dropped after six hours.
+        self.failed_events = sqs.Queue(
+            self,
+            "FailedEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(self.failed_events, rule,
+                "This queue is itself the dead-letter store of the labeller's failed invocations; "
+                "nothing consumes it automatically, so it has no redrive target of its own.",
+            )
+
+        # The function's own role: no AWS managed policy, every statement written out below or
+        # by the grants of the stack.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Labels uploaded images: reads them through Rekognition, writes the label table.",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DetectLabels",
+                actions=["rekognition:DetectLabels"],
+                # DetectLabels supports no resource-level permissions.
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CaptureFailedEvents",
+                actions=["sqs:SendMessage"],
+                resources=[self.failed_events.queue_arn],
+            )
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            # Standard library and boto3 only: the asset is the folder as it is, no bundling.
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]
+            ),
+            handler=HANDLER,
+            role=self.role,
+            memory_size=256,
+            # One DetectLabels call per record takes about a second; the margin covers retries
+            # of throttled calls inside boto3.
+            timeout=Duration.seconds(60),
+            environment={
+                "TABLE_NAME": table_name,
+                "MIN_CONFIDENCE": _plain_number(min_confidence),
+                "MAX_LABELS": str(max_labels),
+            },
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=_QueueDestination(self.failed_events),
+            description="Labels images uploaded to the image bucket with Amazon Rekognition.",
+        )
+        drop_role_dependency(self.function)
+        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
+            "rekognition:DetectLabels has no resource-level permissions; the statement grants "
+            "that single action and nothing else on Resource *.",
+        )
+        acknowledge(self.function, "Serverless-LambdaDLQ",
+            "Failed asynchronous invocations go to an SQS on-failure destination "
+            "(EventInvokeConfig), which records the error with the event; a DLQ would duplicate it.",
+        )
+        acknowledge(self.function, "Serverless-LambdaTracing",
+            "One function calling two AWS APIs: its JSON logs carry the request id and the "
+            "object key of every record. X-Ray would add xray:Put* on Resource * to the role.",
+        )
+
+
+def _plain_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
