@@ -1,0 +1,1 @@
+"""Runtime of the image-labels pipeline: runs in AWS Lambda, standard library and boto3 only."""
