@@ -1,0 +1,236 @@
+"""The synthesized stack: every resource a deployer relies on, with the properties that matter."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stack_synth import synth_template
+
+
+@pytest.fixture(scope="module")
+def template():
+    return synth_template()
+
+
+@pytest.fixture(scope="module")
+def resources(template):
+    return template.to_json()["Resources"]
+
+
+def only(template, resource_type: str) -> tuple[str, dict]:
+    found = template.find_resources(resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def image_bucket(template) -> tuple[str, dict]:
+    buckets = template.find_resources("AWS::S3::Bucket", {"Properties": {"VersioningConfiguration": Match.any_value()}})
+    assert len(buckets) == 1
+    return next(iter(buckets.items()))
+
+
+def statements(template) -> list[dict]:
+    _, role = role_of_function(template)
+    policies = [
+        policy for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+    ]
+    assert len(policies) == 1
+    return policies[0]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def role_of_function(template) -> tuple[str, str]:
+    name, function = labeller_function(template)
+    return name, function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def labeller_function(template) -> tuple[str, dict]:
+    found = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "image_labeller.handler.handle"}})
+    assert len(found) == 1
+    return next(iter(found.items()))
+
+
+def test_image_bucket_is_private_encrypted_versioned_and_logged(template):
+    name, bucket = image_bucket(template)
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    log_bucket = props["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert log_bucket != name
+    assert template.to_json()["Resources"][log_bucket]["Type"] == "AWS::S3::Bucket"
+
+
+def test_both_buckets_refuse_plain_http(template):
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        assert {
+            "Action": "s3:*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+        }.items() <= policy["Properties"]["PolicyDocument"]["Statement"][0].items()
+
+
+def test_dev_stage_may_destroy_its_data(resources):
+    for resource in resources.values():
+        if resource["Type"] in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup"):
+            assert resource["DeletionPolicy"] == "Delete"
+
+
+def test_table_keys_billing_recovery_and_ttl(template):
+    _, table = only(template, "AWS::DynamoDB::Table")
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "ImageId", "KeyType": "HASH"},
+        {"AttributeName": "Entry", "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": "ImageId", "AttributeType": "S"} in props["AttributeDefinitions"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ExpiresAt", "Enabled": True}
+    assert props["DeletionProtectionEnabled"] is False  # dev
+
+
+def test_label_index_answers_which_images_carry_a_label_best_first(template):
+    _, table = only(template, "AWS::DynamoDB::Table")
+    indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
+    assert indexes["ByLabel"]["KeySchema"] == [
+        {"AttributeName": "LabelKey", "KeyType": "HASH"},
+        {"AttributeName": "Confidence", "KeyType": "RANGE"},
+    ]
+    assert indexes["ByLabel"]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["LabelCatalog"]["KeySchema"] == [
+        {"AttributeName": "Catalog", "KeyType": "HASH"},
+        {"AttributeName": "LabelKey", "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": "Confidence", "AttributeType": "N"} in table["Properties"]["AttributeDefinitions"]
+
+
+def test_handler_and_stack_agree_on_the_table_layout(template):
+    from image_labeller import label_store
+    from stacks import label_index
+
+    _, table = only(template, "AWS::DynamoDB::Table")
+    keys = [key["AttributeName"] for key in table["Properties"]["KeySchema"]]
+    assert keys == list(label_store.image_key("x"))
+    assert label_index.EXPIRY_ATTRIBUTE == "ExpiresAt"
+    counter = label_store.counter_key("cat")
+    assert list(counter) == keys
+
+
+def test_function_runtime_code_and_settings(template):
+    _, function = labeller_function(template)
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["MemorySize"] == 256
+    assert props["Timeout"] == 60
+    assert props["Code"]["S3Key"].endswith(".zip")  # an asset from lambda_src/, not inline code
+    env = props["Environment"]["Variables"]
+    assert env["MIN_CONFIDENCE"] == "70"
+    assert env["MAX_LABELS"] == "10"
+    assert env["TABLE_NAME"] == {"Ref": only(template, "AWS::DynamoDB::Table")[0]}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+    log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template.to_json()["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
+
+
+def test_failed_invocations_are_captured_not_dropped(template):
+    name, function = labeller_function(template)
+    _, config = only(template, "AWS::Lambda::EventInvokeConfig")
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": name}
+    assert props["MaximumRetryAttempts"] == 2
+    assert props["MaximumEventAgeInSeconds"] == 6 * 3600
+    queue_name, queue = only(template, "AWS::SQS::Queue")
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_function_role_has_exactly_the_statements_the_handler_needs(template):
+    bucket, _ = image_bucket(template)
+    table, _ = only(template, "AWS::DynamoDB::Table")
+    queue, _ = only(template, "AWS::SQS::Queue")
+    log_group = labeller_function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    found = {statement["Sid"]: statement for statement in statements(template)}
+    assert found == {
+        "WriteOwnLogs": {
+            "Sid": "WriteOwnLogs", "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": [log_group, "Arn"]},
+        },
+        "DetectLabels": {
+            "Sid": "DetectLabels", "Effect": "Allow", "Action": "rekognition:DetectLabels", "Resource": "*",
+        },
+        "CaptureFailedEvents": {
+            "Sid": "CaptureFailedEvents", "Effect": "Allow", "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+        },
+        "ReadUploadedImages": {
+            "Sid": "ReadUploadedImages", "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/*"]]},
+        },
+        "WriteImageLabels": {
+            "Sid": "WriteImageLabels", "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            "Resource": {"Fn::GetAtt": [table, "Arn"]},
+        },
+    }
+    for statement in found.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any("*" in action for action in actions)
+
+
+def test_function_role_has_no_managed_policies(template, resources):
+    _, role = role_of_function(template)
+    props = resources[role]["Properties"]
+    assert "ManagedPolicyArns" not in props
+    assert props["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+
+
+def test_notifications_cover_created_and_removed_images_in_both_cases(template):
+    function, _ = labeller_function(template)
+    _, notifications = only(template, "Custom::S3BucketNotifications")
+    bucket, _ = image_bucket(template)
+    props = notifications["Properties"]
+    assert props["BucketName"] == {"Ref": bucket}
+    configs = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    seen = set()
+    for config in configs:
+        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [function, "Arn"]}
+        (rule,) = config["Filter"]["Key"]["FilterRules"]
+        assert rule["Name"] == "suffix"
+        (event,) = config["Events"]
+        seen.add((event, rule["Value"]))
+    suffixes = {".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG"}
+    assert seen == {(event, suffix) for event in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*") for suffix in suffixes}
+    assert "QueueConfigurations" not in props["NotificationConfiguration"]
+
+
+def test_only_s3_from_this_account_may_invoke_the_function(template):
+    function, _ = labeller_function(template)
+    bucket, _ = image_bucket(template)
+    _, permission = only(template, "AWS::Lambda::Permission")
+    props = permission["Properties"]
+    assert props["Principal"] == "s3.amazonaws.com"
+    assert props["FunctionName"] == {"Fn::GetAtt": [function, "Arn"]}
+    assert props["SourceArn"] == {"Fn::GetAtt": [bucket, "Arn"]}
+    assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_outputs_are_plain_and_named_for_tools(template):
+    outputs = template.to_json()["Outputs"]
+    for name in ("BucketName", "TableName", "FunctionName"):
+        assert name in outputs
+        assert "Export" not in outputs[name]
