@@ -348,3 +348,15 @@ def test_a_misconfigured_function_says_what_is_wrong(environ, message):
 
     with pytest.raises(ConfigurationError, match=message):
         LabellerSettings.from_environment(environ)
+
+
+def test_each_record_leaves_one_structured_log_line(aws, caplog):
+    handler, rekognition, _, s3 = aws
+    rec = created(s3, "logged photo.png")
+    expect_detect(rekognition, rec, CAT_RESPONSE)
+    with caplog.at_level("INFO", logger="image_labeller"):
+        handler.handle(event(strip(rec)), None)
+    (line,) = [r for r in caplog.records if r.getMessage() == "Record processed"]
+    # Lambda's JSON formatter makes each of these a top-level field of the log line.
+    assert (line.key, line.outcome, line.bucket) == ("logged photo.png", "labelled", BUCKET)
+    assert line.sequencer == rec["s3"]["object"]["sequencer"]

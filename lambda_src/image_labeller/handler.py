@@ -15,8 +15,9 @@ from image_labeller.label_store import LabelStore
 from image_labeller.pipeline import LabellerSettings, process_object_event
 from image_labeller.s3_events import object_events
 
+# No level of its own: Lambda applies the function's ApplicationLogLevel to the root logger, and
+# its JSON formatter turns each `extra` field into a top-level key of the log line.
 logger = logging.getLogger("image_labeller")
-logger.setLevel(logging.INFO)
 
 # Standard retry mode retries throttling and 5xx with backoff inside the call; what still fails
 # raises, and Lambda's own retries (then the failure queue) take over.
