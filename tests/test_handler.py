@@ -360,3 +360,24 @@ def test_each_record_leaves_one_structured_log_line(aws, caplog):
     # Lambda's JSON formatter makes each of these a top-level field of the log line.
     assert (line.key, line.outcome, line.bucket) == ("logged photo.png", "labelled", BUCKET)
     assert line.sequencer == rec["s3"]["object"]["sequencer"]
+
+
+def test_deleting_an_older_version_keeps_the_current_images_labels(aws):
+    handler, rekognition, table, s3 = aws
+    old = created(s3, "versioned.png", "coffee cup.jpg")
+    current = created(s3, "versioned.png")
+    expect_detect(rekognition, current, CAT_RESPONSE)
+    handler.handle(event(strip(current)), None)
+
+    s3.delete_object(Bucket=BUCKET, Key="versioned.png", VersionId=old["s3"]["object"]["versionId"])
+    delete_old = record("versioned.png", sequencer=next_sequencer(), event_name="ObjectRemoved:Delete",
+                        version_id=old["s3"]["object"]["versionId"])
+    assert handler.handle(event(delete_old), None)["outcomes"] == {"other-version": 1}
+    assert image(table, "versioned.png")["Status"] == "LABELLED"
+    assert images_with_label(table, "cat") == [("versioned.png", 97.8123)]
+
+    # Deleting the labelled version itself does remove the image from search.
+    delete_current = record("versioned.png", sequencer=next_sequencer(), event_name="ObjectRemoved:Delete",
+                            version_id=current["s3"]["object"]["versionId"])
+    assert handler.handle(event(delete_current), None)["outcomes"] == {"deleted": 1}
+    assert images_with_label(table, "cat") == []

@@ -49,6 +49,7 @@ class StoredImage:
     sequencer: str
     status: str
     label_keys: frozenset[str]
+    version_id: str | None = None
 
 
 def image_key(image_id: str) -> dict:
@@ -84,6 +85,7 @@ def stored_image(item: dict | None) -> StoredImage | None:
         sequencer=item["Sequencer"],
         status=item.get("Status", ""),
         label_keys=frozenset(item.get("LabelKeys") or ()),
+        version_id=item.get("VersionId"),
     )
 
 
@@ -161,7 +163,7 @@ class LabelStore:
             TableName=self.table_name,
             Key=_wire(image_key(image_id)),
             ConsistentRead=True,
-            ProjectionExpression="Sequencer, #status, LabelKeys",
+            ProjectionExpression="Sequencer, #status, LabelKeys, VersionId",
             ExpressionAttributeNames={"#status": "Status"},
         )
         item = response.get("Item")

@@ -70,6 +70,7 @@ OUTCOME_LABELLED = "labelled"
 OUTCOME_FAILED = "failed"
 OUTCOME_DELETED = "deleted"
 OUTCOME_SUPERSEDED = "superseded"  # a newer or identical event was already applied
+OUTCOME_OTHER_VERSION = "other-version"  # an older version was deleted; the labelled one remains
 
 WRITE_ATTEMPTS = 5
 
@@ -96,6 +97,8 @@ def process_object_event(
         previous = store.current(event.key)
         if previous is not None and not event.is_after(previous.sequencer):
             return OUTCOME_SUPERSEDED
+        if event.removes_other_version_than(previous):
+            return OUTCOME_OTHER_VERSION
         if event.action == "removed":
             item, labels, outcome = _tombstone(event, clock()), [], OUTCOME_DELETED
         else:

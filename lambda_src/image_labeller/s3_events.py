@@ -33,6 +33,23 @@ class ObjectEvent:
         return sequencer_value(self.sequencer) > sequencer_value(stored_sequencer)
 
 
+    def removes_other_version_than(self, stored) -> bool:
+        """True for the permanent deletion of a version other than the one labelled.
+
+        In a versioned bucket, DeleteObject without a version id adds a delete marker
+        (ObjectRemoved:DeleteMarkerCreated): the image is gone for users. DeleteObject with a
+        version id (ObjectRemoved:Delete) removes that version only: when it is not the labelled
+        version, the labelled image is still what users see, and its labels must stay.
+        """
+        return (
+            self.event_name == "ObjectRemoved:Delete"
+            and self.version_id is not None
+            and stored is not None
+            and stored.version_id is not None
+            and stored.version_id != self.version_id
+        )
+
+
 def sequencer_value(sequencer: str) -> int:
     return int(sequencer, 16)
 
