@@ -15,10 +15,17 @@ from aws_cdk import aws_s3 as s3
 from conftest import ROOT, cdk_json_context
 from stacks.compliance import add_compliance_checks
 
-# One CLI run per stage: every CLI synth costs about ten seconds.
+# One CLI run per stage. The prod run also names a GitHub repository, so that the same synth
+# produces and checks the optional CI-access stack: every CLI synth costs about ten seconds.
 CLI_RUNS = {
     "dev": ["-c", "stage=dev"],
-    "prod": ["-c", "stage=prod", "-c", "alarmEmail=media-ops@example.com"],
+    "prod": [
+        "-c", "stage=prod",
+        "-c", "alarmEmail=media-ops@example.com",
+        "-c", "githubOwner=media-co",
+        "-c", "githubRepository=image-labels",
+        "-c", "githubBranches=main",
+    ],
 }
 KEPT_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
 
@@ -48,7 +55,7 @@ def test_cli_synth_passes_cdk_nag_with_nothing_unacknowledged(cli_synth):
     # app.py adds the AwsSolutions and Serverless packs; a finding would have failed the synth.
     expected = {
         "dev": {"ImageLabels-dev"},
-        "prod": {"ImageLabels-prod"},
+        "prod": {"ImageLabels-prod", "ImageLabels-ci-access"},
     }
     for stage, stacks in expected.items():
         assert {path.name.removesuffix(".template.json") for path in (cli_synth / stage).glob("*.template.json")} == stacks
@@ -60,13 +67,18 @@ def test_cli_synth_passes_cdk_nag_with_nothing_unacknowledged(cli_synth):
 
 def test_cfn_lint_reports_nothing(cli_synth):
     templates = sorted(str(path) for path in cli_synth.glob("*/*.template.json"))
-    assert len(templates) == 2
+    assert len(templates) == 3  # dev, prod, CI access
     result = subprocess.run(
         [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *templates],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_ci_access_stack_is_only_synthesized_when_a_repository_is_named(cli_synth):
+    assert not (cli_synth / "dev" / "ImageLabels-ci-access.template.json").exists()
+    assert (cli_synth / "prod" / "ImageLabels-ci-access.template.json").exists()
 
 
 def test_dev_and_prod_differ_as_the_readme_says(cli_synth):
