@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
+from stacks.alarms import LabellerAlarms
 from stacks.compliance import acknowledge
 from stacks.image_store import ImageStore
 from stacks.label_index import LabelIndex
@@ -26,7 +27,7 @@ class ImageLabelsStack(Stack):
             self,
             "LabelIndex",
             removal_policy=settings.removal_policy,
-            deletion_protection=not settings.is_disposable,
+            deletion_protection=settings.deletion_protection,
         )
         labeller = Labeller(
             self,
@@ -36,6 +37,7 @@ class ImageLabelsStack(Stack):
             max_labels=settings.max_labels,
             log_retention=settings.log_retention,
             removal_policy=settings.removal_policy,
+            reserved_concurrency=settings.reserved_concurrency,
         )
 
         images.grant_read_images(labeller.role)
@@ -59,6 +61,18 @@ class ImageLabelsStack(Stack):
         CfnOutput(self, "TableName", value=index.table.table_name)
         CfnOutput(self, "FunctionName", value=labeller.function.function_name)
         CfnOutput(self, "FailedEventsQueueUrl", value=labeller.failed_events.queue_url)
+
+        self.alarms = None
+        if settings.alarms:
+            self.alarms = LabellerAlarms(
+                self,
+                "Alarms",
+                function=labeller.function,
+                failed_events=labeller.failed_events,
+                email=settings.alarm_email,
+                removal_policy=settings.removal_policy,
+            )
+            CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
         self.images = images
         self.index = index

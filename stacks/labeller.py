@@ -44,6 +44,7 @@ class Labeller(Construct):
         max_labels: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -125,6 +126,9 @@ class Labeller(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            # At most this many images are labelled at once, so that the Rekognition calls stay
+            # under the Region's DetectLabels quota (README, "Reserved concurrency"). None: no limit.
+            reserved_concurrent_executions=reserved_concurrency,
             retry_attempts=2,
             max_event_age=Duration.hours(6),
             on_failure=_QueueDestination(self.failed_events),

@@ -2,11 +2,17 @@
 
 Every value a deployer may need to change is a context key (`cdk.json` or `-c key=value`), so no
 code has to be edited to deploy into another stage or to tune the labelling.
+
+A stage is a named block under the `stages` context key (see cdk.json); `-c stage=NAME` picks one.
+A key given at the top level of the context (that is what `-c key=value` does) overrides the
+stage's own value, so `-c stage=prod -c minConfidence=85` changes one setting of prod only.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
@@ -28,6 +34,25 @@ _RETENTION_BY_DAYS = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 
+_REMOVAL_POLICIES = {"destroy": RemovalPolicy.DESTROY, "retain": RemovalPolicy.RETAIN}
+
+# What a stage gets for a key its block leaves out: the choices that cannot lose data.
+STAGE_DEFAULTS: dict[str, Any] = {
+    "stackNamePrefix": "ImageLabels",
+    "removalPolicy": "retain",
+    "deletionProtection": True,
+    "alarms": True,
+    "alarmEmail": None,
+    "reservedConcurrency": None,
+    "minConfidence": 70,
+    "maxLabels": 10,
+    "logRetentionDays": 30,
+}
+
+# CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
+_STACK_NAME_PART = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
 
 class SettingsError(ValueError):
     """A context value that cannot be deployed; the message names the key and what it accepts."""
@@ -37,18 +62,14 @@ class SettingsError(ValueError):
 class PipelineSettings:
     stage: str
     stack_name: str
+    removal_policy: RemovalPolicy
+    deletion_protection: bool
+    alarms: bool
+    alarm_email: str | None
+    reserved_concurrency: int | None
     min_confidence: float
     max_labels: int
     log_retention_days: int
-
-    @property
-    def is_disposable(self) -> bool:
-        """Only the dev stage may lose its data with the stack; every other stage keeps it."""
-        return self.stage == "dev"
-
-    @property
-    def removal_policy(self) -> RemovalPolicy:
-        return RemovalPolicy.DESTROY if self.is_disposable else RemovalPolicy.RETAIN
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -56,40 +77,276 @@ class PipelineSettings:
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineSettings":
-        stage = str(node.try_get_context("stage") or "dev")
-        if not stage.isidentifier() or not stage.isascii():
-            raise SettingsError(f"context 'stage' must be a short ASCII name such as dev or prod, got {stage!r}")
-        prefix = str(node.try_get_context("stackNamePrefix") or "ImageLabels")
-        min_confidence = _number(node, "minConfidence", 70.0, float)
+        stage, block = _stage_block(node)
+        read = _StageReader(node, stage, block)
+
+        prefix = read("stackNamePrefix", _text)
+        stack_name = f"{prefix}-{stage}"
+        if not _STACK_NAME_PART.fullmatch(prefix) or len(stack_name) > 128:
+            raise SettingsError(
+                f"context {read.where('stackNamePrefix')!r} must start with a letter and hold only letters, "
+                f"digits and hyphens (it names the stack {stack_name!r}), got {prefix!r}"
+            )
+
+        removal = read("removalPolicy", _text).lower()
+        if removal not in _REMOVAL_POLICIES:
+            raise SettingsError(
+                f"context {read.where('removalPolicy')!r} must be one of {sorted(_REMOVAL_POLICIES)}, got {removal!r}"
+            )
+        deletion_protection = read("deletionProtection", _boolean)
+        if deletion_protection and removal == "destroy":
+            raise SettingsError(
+                f"context {read.where('deletionProtection')!r} is true while {read.where('removalPolicy')!r} is "
+                "'destroy': a protected table cannot be destroyed with the stack; choose one"
+            )
+
+        alarms = read("alarms", _boolean)
+        alarm_email = read("alarmEmail", _optional_text)
+        if alarm_email is not None and not _EMAIL.fullmatch(alarm_email):
+            raise SettingsError(f"context {read.where('alarmEmail')!r} must be an e-mail address, got {alarm_email!r}")
+        if alarm_email is not None and not alarms:
+            raise SettingsError(
+                f"context {read.where('alarmEmail')!r} is set but {read.where('alarms')!r} is false for stage "
+                f"{stage!r}: nothing would ever be sent to it"
+            )
+
+        concurrency = read("reservedConcurrency", _optional_whole_number)
+        if concurrency is not None and concurrency < 1:
+            raise SettingsError(
+                f"context {read.where('reservedConcurrency')!r} must be at least 1, or null/none for no "
+                f"reservation (0 would stop the function), got {concurrency}"
+            )
+
+        min_confidence = read("minConfidence", _number)
         if not 0 <= min_confidence <= 100:
-            raise SettingsError(f"context 'minConfidence' must be between 0 and 100, got {min_confidence}")
-        max_labels = _number(node, "maxLabels", 10, int)
+            raise SettingsError(
+                f"context {read.where('minConfidence')!r} must be between 0 and 100, got {min_confidence}"
+            )
+        max_labels = read("maxLabels", _whole_number)
         if not 1 <= max_labels <= MAX_LABELS_PER_IMAGE:
             raise SettingsError(
-                f"context 'maxLabels' must be between 1 and {MAX_LABELS_PER_IMAGE}, got {max_labels}"
+                f"context {read.where('maxLabels')!r} must be between 1 and {MAX_LABELS_PER_IMAGE}, got {max_labels}"
             )
-        retention = _number(node, "logRetentionDays", 30, int)
+        retention = read("logRetentionDays", _whole_number)
         if retention not in _RETENTION_BY_DAYS:
             raise SettingsError(
-                f"context 'logRetentionDays' must be one of {sorted(_RETENTION_BY_DAYS)}, got {retention}"
+                f"context {read.where('logRetentionDays')!r} must be one of {sorted(_RETENTION_BY_DAYS)}, "
+                f"got {retention}"
             )
+
         return cls(
             stage=stage,
-            stack_name=f"{prefix}-{stage}",
+            stack_name=stack_name,
+            removal_policy=_REMOVAL_POLICIES[removal],
+            deletion_protection=deletion_protection,
+            alarms=alarms,
+            alarm_email=alarm_email,
+            reserved_concurrency=concurrency,
             min_confidence=min_confidence,
             max_labels=max_labels,
             log_retention_days=retention,
         )
 
 
-def _number(node: Node, key: str, default, kind):
-    raw = node.try_get_context(key)
+def stage_names(node: Node) -> list[str]:
+    """The stages cdk.json defines, in its order."""
+    return list(_stages(node))
+
+
+def _stages(node: Node) -> dict:
+    stages = node.try_get_context("stages")
+    if not isinstance(stages, dict) or not stages:
+        raise SettingsError(
+            "context 'stages' must map each stage name to its settings, as cdk.json does "
+            '("stages": {"dev": {...}, "prod": {...}}); it is missing or not an object'
+        )
+    return stages
+
+
+def _stage_block(node: Node) -> tuple[str, dict]:
+    stages = _stages(node)
+    stage = str(node.try_get_context("stage") or "dev")
+    if stage not in stages:
+        raise SettingsError(
+            f"context 'stage' is {stage!r}, which is not a known stage; known stages: {', '.join(stages)} "
+            "(add a block under 'stages' in cdk.json to define another)"
+        )
+    if not _STACK_NAME_PART.fullmatch(stage):
+        raise SettingsError(
+            f"context 'stage' must start with a letter and hold only letters, digits and hyphens "
+            f"(it ends the stack name), got {stage!r}"
+        )
+    block = stages[stage]
+    if not isinstance(block, dict):
+        raise SettingsError(f"context 'stages.{stage}' must be an object of settings, got {block!r}")
+    unknown = sorted(set(block) - set(STAGE_DEFAULTS))
+    if unknown:
+        raise SettingsError(
+            f"context 'stages.{stage}' has unknown key(s) {', '.join(unknown)}; "
+            f"known keys: {', '.join(STAGE_DEFAULTS)}"
+        )
+    return stage, block
+
+
+class _StageReader:
+    """Reads one setting: a top-level context value (-c key=value) wins over the stage's block,
+    which wins over STAGE_DEFAULTS. `where` names the key as the deployer wrote it."""
+
+    def __init__(self, node: Node, stage: str, block: dict) -> None:
+        self._node = node
+        self._stage = stage
+        self._block = block
+
+    def where(self, key: str) -> str:
+        if self._node.try_get_context(key) is not None:
+            return key
+        if key in self._block:
+            return f"stages.{self._stage}.{key}"
+        return key
+
+    def __call__(self, key: str, parse: Callable[[Any, str], Any]) -> Any:
+        raw = self._node.try_get_context(key)
+        if raw is None:
+            raw = self._block.get(key, STAGE_DEFAULTS[key])
+        return parse(raw, self.where(key))
+
+
+def _text(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise SettingsError(f"context {where!r} must be a non-empty string, got {raw!r}")
+    return raw
+
+
+def _optional_text(raw: Any, where: str) -> str | None:
     if raw is None or raw == "":
-        return default
+        return None
+    return _text(raw, where)
+
+
+def _boolean(raw: Any, where: str) -> bool:
+    # -c key=value always gives strings; cdk.json gives JSON booleans.
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise SettingsError(f"context {where!r} must be true or false, got {raw!r}")
+
+
+def _number(raw: Any, where: str) -> float:
+    if isinstance(raw, bool) or raw == "":
+        raise SettingsError(f"context {where!r} must be a number, got {raw!r}")
     try:
-        value = kind(raw)
+        return float(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"context '{key}' must be a number, got {raw!r}") from None
-    if kind is int and float(raw) != value:
-        raise SettingsError(f"context '{key}' must be a whole number, got {raw!r}")
-    return value
+        raise SettingsError(f"context {where!r} must be a number, got {raw!r}") from None
+
+
+def _whole_number(raw: Any, where: str) -> int:
+    value = _number(raw, where)
+    if not value.is_integer():
+        raise SettingsError(f"context {where!r} must be a whole number, got {raw!r}")
+    return int(value)
+
+
+def _optional_whole_number(raw: Any, where: str) -> int | None:
+    if raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null")):
+        return None
+    return _whole_number(raw, where)
+
+
+# Keyless CI access (stacks/ci_access.py). The stack exists only when all three are given.
+GITHUB_KEYS = ("githubOwner", "githubRepository", "githubBranches")
+DEFAULT_CDK_QUALIFIER = "hnb659fds"
+_GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
+# The trust policy compares subjects with StringEquals: a wildcard would be taken literally (and
+# with StringLike it would widen the trust), so names with pattern characters are refused.
+_REF_OR_ENVIRONMENT = re.compile(r"[^\s*?\[\]:~^\\]+")
+_CDK_QUALIFIER = re.compile(r"[A-Za-z0-9_-]{1,10}")
+_GITHUB_OIDC_PROVIDER_ARN = re.compile(
+    r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitHubDeploySettings:
+    stack_name: str
+    owner: str
+    repository: str
+    branches: tuple[str, ...]
+    environments: tuple[str, ...]
+    oidc_provider_arn: str | None
+    cdk_qualifier: str
+    pull_request_diff: bool
+
+    @classmethod
+    def from_context(cls, node: Node) -> "GitHubDeploySettings | None":
+        """None when the context names no GitHub repository: the CI-access stack is optional."""
+        given = [key for key in GITHUB_KEYS if node.try_get_context(key) not in (None, "", [])]
+        if not given:
+            return None
+        missing = [key for key in GITHUB_KEYS if key not in given]
+        if missing:
+            raise SettingsError(
+                f"context {', '.join(given)} given without {', '.join(missing)}: the CI-access stack needs "
+                f"all of {', '.join(GITHUB_KEYS)}"
+            )
+        owner = _text(node.try_get_context("githubOwner"), "githubOwner")
+        if not _GITHUB_OWNER.fullmatch(owner):
+            raise SettingsError(f"context 'githubOwner' must be a GitHub user or organisation name, got {owner!r}")
+        repository = _text(node.try_get_context("githubRepository"), "githubRepository")
+        if not _GITHUB_REPOSITORY.fullmatch(repository):
+            raise SettingsError(
+                f"context 'githubRepository' must be a repository name without its owner, got {repository!r}"
+            )
+        branches = _names(node.try_get_context("githubBranches"), "githubBranches")
+        environments = node.try_get_context("githubEnvironments")
+        # The workflows deploy each stage inside the GitHub environment of the same name.
+        environments = stage_names(node) if environments is None else _names(environments, "githubEnvironments")
+
+        provider_arn = _optional_text(node.try_get_context("githubOidcProviderArn"), "githubOidcProviderArn")
+        if provider_arn is not None and not _GITHUB_OIDC_PROVIDER_ARN.fullmatch(provider_arn):
+            raise SettingsError(
+                "context 'githubOidcProviderArn' must be the ARN of an existing GitHub OIDC provider, "
+                f"arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com, got {provider_arn!r}"
+            )
+        qualifier = _text(node.try_get_context("cdkQualifier") or DEFAULT_CDK_QUALIFIER, "cdkQualifier")
+        if not _CDK_QUALIFIER.fullmatch(qualifier):
+            raise SettingsError(
+                f"context 'cdkQualifier' must be the bootstrap qualifier (1-10 letters, digits, _ or -), got {qualifier!r}"
+            )
+        pull_request_diff = _boolean(
+            True if node.try_get_context("githubPullRequestDiff") is None
+            else node.try_get_context("githubPullRequestDiff"),
+            "githubPullRequestDiff",
+        )
+        stack_name = _text(node.try_get_context("ciAccessStackName") or "ImageLabels-ci-access", "ciAccessStackName")
+        if not _STACK_NAME_PART.fullmatch(stack_name) or len(stack_name) > 128:
+            raise SettingsError(
+                f"context 'ciAccessStackName' must be a CloudFormation stack name, got {stack_name!r}"
+            )
+        return cls(
+            stack_name=stack_name,
+            owner=owner,
+            repository=repository,
+            branches=branches,
+            environments=tuple(environments),
+            oidc_provider_arn=provider_arn,
+            cdk_qualifier=qualifier,
+            pull_request_diff=pull_request_diff,
+        )
+
+
+def _names(raw: Any, where: str) -> tuple[str, ...]:
+    """A JSON list from cdk.json, or a comma-separated string from -c key=a,b."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise SettingsError(f"context {where!r} must be a list of names or a comma-separated string, got {raw!r}")
+    names = tuple(str(item).strip() for item in items)
+    bad = [name for name in names if not _REF_OR_ENVIRONMENT.fullmatch(name)]
+    if not names or bad:
+        raise SettingsError(
+            f"context {where!r} must name at least one branch or environment exactly, without spaces or "
+            f"wildcards (* ? [ ] : ~ ^), got {raw!r}"
+        )
+    return names

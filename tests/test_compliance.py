@@ -1,4 +1,4 @@
-"""Compliance of what `cdk synth` produces: cdk-nag packs, cfn-lint, stage differences, bad context."""
+"""Compliance of what `cdk synth` produces: cdk-nag packs, cfn-lint, the documented stage differences."""
 
 from __future__ import annotations
 
@@ -13,9 +13,21 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
 from conftest import ROOT, cdk_json_context
-from stack_synth import synth_template
 from stacks.compliance import add_compliance_checks
-from stacks.settings import SettingsError
+
+# One CLI run per stage. The prod run also names a GitHub repository, so that the same synth
+# produces and checks the optional CI-access stack: every CLI synth costs about ten seconds.
+CLI_RUNS = {
+    "dev": ["-c", "stage=dev"],
+    "prod": [
+        "-c", "stage=prod",
+        "-c", "alarmEmail=media-ops@example.com",
+        "-c", "githubOwner=media-co",
+        "-c", "githubRepository=image-labels",
+        "-c", "githubBranches=main",
+    ],
+}
+KEPT_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +38,27 @@ def cli_synth(tmp_path_factory):
         pytest.fail("the CDK CLI is missing: run `make setup` (make test does it)")
     outdir = tmp_path_factory.mktemp("cdk.out")
     env = {**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"}
-    for stage in ("dev", "prod"):
+    for stage, context in CLI_RUNS.items():
         result = subprocess.run(
-            [str(cdk), "synth", "--no-notices", "--quiet", "-c", f"stage={stage}", "-o", str(outdir / stage)],
+            [str(cdk), "synth", "--no-notices", "--quiet", *context, "-o", str(outdir / stage)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
         )
         assert result.returncode == 0, result.stdout + result.stderr
     return outdir
 
 
+def cli_template(cli_synth, stage: str, stack: str) -> dict:
+    return json.loads((cli_synth / stage / f"{stack}.template.json").read_text())
+
+
 def test_cli_synth_passes_cdk_nag_with_nothing_unacknowledged(cli_synth):
     # app.py adds the AwsSolutions and Serverless packs; a finding would have failed the synth.
-    for stage in ("dev", "prod"):
-        assert (cli_synth / stage / f"ImageLabels-{stage}.template.json").exists()
+    expected = {
+        "dev": {"ImageLabels-dev"},
+        "prod": {"ImageLabels-prod", "ImageLabels-ci-access"},
+    }
+    for stage, stacks in expected.items():
+        assert {path.name.removesuffix(".template.json") for path in (cli_synth / stage).glob("*.template.json")} == stacks
         report = cli_synth / stage / "validation-report.json"
         if report.exists():
             for plugin in json.loads(report.read_text()).get("pluginReports", []):
@@ -47,13 +67,47 @@ def test_cli_synth_passes_cdk_nag_with_nothing_unacknowledged(cli_synth):
 
 def test_cfn_lint_reports_nothing(cli_synth):
     templates = sorted(str(path) for path in cli_synth.glob("*/*.template.json"))
-    assert len(templates) == 2
+    assert len(templates) == 3  # dev, prod, CI access
     result = subprocess.run(
         [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *templates],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_ci_access_stack_is_only_synthesized_when_a_repository_is_named(cli_synth):
+    assert not (cli_synth / "dev" / "ImageLabels-ci-access.template.json").exists()
+    assert (cli_synth / "prod" / "ImageLabels-ci-access.template.json").exists()
+
+
+def test_dev_and_prod_differ_as_the_readme_says(cli_synth):
+    """README, "Stages": removal policy, deletion protection, alarms, reserved concurrency."""
+    dev = cli_template(cli_synth, "dev", "ImageLabels-dev")["Resources"]
+    prod = cli_template(cli_synth, "prod", "ImageLabels-prod")["Resources"]
+
+    def of_type(resources, *types):
+        return [r for r in resources.values() if r["Type"] in types]
+
+    assert {r["DeletionPolicy"] for r in of_type(dev, *KEPT_TYPES)} == {"Delete"}
+    assert {r["DeletionPolicy"] for r in of_type(prod, *KEPT_TYPES)} == {"Retain"}
+    assert [t["Properties"]["DeletionProtectionEnabled"] for t in of_type(dev, "AWS::DynamoDB::Table")] == [False]
+    assert [t["Properties"]["DeletionProtectionEnabled"] for t in of_type(prod, "AWS::DynamoDB::Table")] == [True]
+
+    assert of_type(dev, "AWS::CloudWatch::Alarm", "AWS::SNS::Topic", "AWS::KMS::Key") == []
+    assert sorted(a["Properties"]["MetricName"] for a in of_type(prod, "AWS::CloudWatch::Alarm")) == [
+        "ApproximateNumberOfMessagesVisible", "Errors", "Throttles",
+    ]
+
+    def labeller(resources):
+        (function,) = [
+            r for r in of_type(resources, "AWS::Lambda::Function")
+            if r["Properties"].get("Handler") == "image_labeller.handler.handle"
+        ]
+        return function["Properties"]
+
+    assert "ReservedConcurrentExecutions" not in labeller(dev)
+    assert labeller(prod)["ReservedConcurrentExecutions"] == 10
 
 
 def test_an_unacknowledged_finding_fails_the_synth():
@@ -64,46 +118,3 @@ def test_an_unacknowledged_finding_fails_the_synth():
     add_compliance_checks(app)
     with pytest.raises(Exception, match="ValidationFailed"):
         app.synth()
-
-
-@pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    return synth_template(stage="prod", minConfidence=85, maxLabels=20, logRetentionDays=90).to_json()
-
-
-def test_prod_keeps_its_data_and_protects_the_table(prod):
-    kept = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup")
-    resources = prod["Resources"]
-    assert all(r["DeletionPolicy"] == "Retain" for r in resources.values() if r["Type"] in kept)
-    (table,) = [r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
-    assert table["Properties"]["DeletionProtectionEnabled"] is True
-
-
-def test_labelling_settings_come_from_context(prod):
-    (function,) = [
-        r for r in prod["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "image_labeller.handler.handle"
-    ]
-    env = function["Properties"]["Environment"]["Variables"]
-    assert (env["MIN_CONFIDENCE"], env["MAX_LABELS"]) == ("85", "20")
-    (log_group,) = [r for r in prod["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
-    assert log_group["Properties"]["RetentionInDays"] == 90
-
-
-@pytest.mark.parametrize(
-    "context, message",
-    [
-        ({"minConfidence": 120}, "minConfidence"),
-        ({"minConfidence": "high"}, "minConfidence"),
-        ({"maxLabels": 0}, "maxLabels"),
-        ({"maxLabels": 25}, "maxLabels"),
-        ({"maxLabels": 2.5}, "whole number"),
-        ({"logRetentionDays": 31}, "logRetentionDays"),
-        ({"stage": "my stage"}, "stage"),
-    ],
-)
-def test_bad_context_is_refused_with_the_key_named(context, message):
-    import app as entry
-
-    with pytest.raises(SettingsError, match=message):
-        entry.build_app(App(context=cdk_json_context(**context)))

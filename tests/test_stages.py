@@ -1,0 +1,184 @@
+"""Stages from context: what prod gets (data kept, alarms, reserved concurrency), overrides, refusals."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App, RemovalPolicy
+
+from conftest import cdk_json_context
+from stack_synth import synth_template
+from stacks.settings import PipelineSettings, SettingsError
+
+ALARM_EMAIL = "media-ops@example.com"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return synth_template(
+        stage="prod", minConfidence=85, maxLabels=20, logRetentionDays=180, alarmEmail=ALARM_EMAIL
+    )
+
+
+@pytest.fixture(scope="module")
+def resources(prod):
+    return prod.to_json()["Resources"]
+
+
+def only(template, resource_type: str, props: dict | None = None) -> tuple[str, dict]:
+    found = template.find_resources(resource_type, {"Properties": props} if props else None)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def labeller(template) -> tuple[str, dict]:
+    return only(template, "AWS::Lambda::Function", {"Handler": "image_labeller.handler.handle"})
+
+
+def test_prod_keeps_its_data_and_protects_the_table(prod, resources):
+    kept = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::KMS::Key")
+    assert all(r["DeletionPolicy"] == "Retain" for r in resources.values() if r["Type"] in kept)
+    _, table = only(prod, "AWS::DynamoDB::Table")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_labelling_settings_come_from_context(prod, resources):
+    _, function = labeller(prod)
+    env = function["Properties"]["Environment"]["Variables"]
+    assert (env["MIN_CONFIDENCE"], env["MAX_LABELS"]) == ("85", "20")
+    (log_group,) = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert log_group["Properties"]["RetentionInDays"] == 180
+
+
+def test_prod_reserves_the_concurrency_of_its_stage(prod):
+    assert labeller(prod)[1]["Properties"]["ReservedConcurrentExecutions"] == 10
+
+
+def test_alarms_watch_errors_sustained_throttles_and_captured_events(prod):
+    function, _ = labeller(prod)
+    queue, _ = only(prod, "AWS::SQS::Queue")
+    topic, _ = only(prod, "AWS::SNS::Topic")
+    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in prod.find_resources("AWS::CloudWatch::Alarm").values()}
+    assert set(alarms) == {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"}
+
+    for name in ("Errors", "Throttles"):
+        assert alarms[name]["Namespace"] == "AWS/Lambda"
+        assert alarms[name]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert (alarms[name]["Statistic"], alarms[name]["Period"]) == ("Sum", 300)
+        assert (alarms[name]["ComparisonOperator"], alarms[name]["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert (alarms["Errors"]["EvaluationPeriods"], alarms["Errors"]["DatapointsToAlarm"]) == (1, 1)
+    # A burst that throttles for a few minutes is what reserved concurrency is for: only 15 minutes
+    # of throttling in a row means the backlog is not draining.
+    assert (alarms["Throttles"]["EvaluationPeriods"], alarms["Throttles"]["DatapointsToAlarm"]) == (3, 3)
+
+    waiting = alarms["ApproximateNumberOfMessagesVisible"]
+    assert waiting["Namespace"] == "AWS/SQS"
+    assert waiting["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    # Messages are whole: at least one visible message is "above zero".
+    assert (waiting["Statistic"], waiting["ComparisonOperator"], waiting["Threshold"]) == (
+        "Maximum", "GreaterThanOrEqualToThreshold", 1,
+    )
+
+    for alarm in alarms.values():
+        # No invocations, or an idle empty queue, publish no data: that is not a problem.
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["OKActions"] == [{"Ref": topic}]
+        assert alarm["AlarmDescription"]
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
+    key, key_resource = only(prod, "AWS::KMS::Key")
+    _, topic = only(prod, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert key_resource["Properties"]["EnableKeyRotation"] is True
+    statements = key_resource["Properties"]["KeyPolicy"]["Statement"]
+    assert {
+        "Sid": "CloudWatchAlarmsPublishEncrypted", "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+    } in statements
+
+
+def test_alarm_topic_takes_tls_only_and_only_these_alarms_may_publish(prod):
+    topic, _ = only(prod, "AWS::SNS::Topic")
+    _, policy = only(prod, "AWS::SNS::TopicPolicy")
+    assert policy["Properties"]["Topics"] == [{"Ref": topic}]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"AllowPublishThroughSSLOnly", "OwnAlarmsPublish"}
+    assert statements["AllowPublishThroughSSLOnly"]["Effect"] == "Deny"
+    assert statements["AllowPublishThroughSSLOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    publish = statements["OwnAlarmsPublish"]
+    assert (publish["Effect"], publish["Principal"], publish["Action"]) == (
+        "Allow", {"Service": "cloudwatch.amazonaws.com"}, "sns:Publish",
+    )
+    alarms = sorted(prod.find_resources("AWS::CloudWatch::Alarm"))
+    assert sorted(arn["Fn::GetAtt"][0] for arn in publish["Condition"]["ArnEquals"]["aws:SourceArn"]) == alarms
+
+
+def test_alarm_email_subscribes_and_the_topic_is_an_output(prod):
+    topic, _ = only(prod, "AWS::SNS::Topic")
+    _, subscription = only(prod, "AWS::SNS::Subscription")
+    assert subscription["Properties"] == {"Endpoint": ALARM_EMAIL, "Protocol": "email", "TopicArn": {"Ref": topic}}
+    outputs = prod.to_json()["Outputs"]
+    assert outputs["AlarmTopicArn"] == {"Value": {"Ref": topic}}
+    assert "Export" not in outputs["AlarmTopicArn"]
+
+
+def settings(**context) -> PipelineSettings:
+    return PipelineSettings.from_context(App(context=cdk_json_context(**context)).node)
+
+
+def test_stage_selects_its_block_and_top_level_keys_override_it():
+    prod = settings(stage="prod")
+    assert (prod.stack_name, prod.removal_policy, prod.deletion_protection, prod.alarms) == (
+        "ImageLabels-prod", RemovalPolicy.RETAIN, True, True,
+    )
+    assert (prod.reserved_concurrency, prod.log_retention_days, prod.alarm_email) == (10, 90, None)
+    # -c values arrive as strings.
+    tuned = settings(stage="prod", reservedConcurrency="25", alarms="false", minConfidence="82.5")
+    assert (tuned.reserved_concurrency, tuned.alarms, tuned.min_confidence) == (25, False, 82.5)
+    assert settings(stage="prod", reservedConcurrency="none").reserved_concurrency is None
+    dev = settings()
+    assert (dev.stack_name, dev.removal_policy, dev.deletion_protection, dev.alarms, dev.reserved_concurrency) == (
+        "ImageLabels-dev", RemovalPolicy.DESTROY, False, False, None,
+    )
+
+
+def test_a_stage_that_leaves_keys_out_gets_the_safe_defaults():
+    staging = settings(stage="staging", stages={"staging": {}})
+    assert (staging.stack_name, staging.removal_policy, staging.deletion_protection, staging.alarms) == (
+        "ImageLabels-staging", RemovalPolicy.RETAIN, True, True,
+    )
+
+
+@pytest.mark.parametrize(
+    "context, message",
+    [
+        ({"minConfidence": 120}, "'minConfidence' must be between 0 and 100"),
+        ({"minConfidence": "high"}, "'minConfidence' must be a number"),
+        ({"maxLabels": 0}, "'maxLabels' must be between 1 and 24"),
+        ({"maxLabels": 25}, "'maxLabels'"),
+        ({"maxLabels": 2.5}, "'maxLabels' must be a whole number"),
+        ({"logRetentionDays": 31}, "'logRetentionDays' must be one of"),
+        ({"stage": "my stage"}, "'stage' is 'my stage', which is not a known stage; known stages: dev, prod"),
+        ({"stage": "test"}, "known stages: dev, prod"),
+        ({"stage": "prod", "reservedConcurrency": 0}, "'reservedConcurrency' must be at least 1"),
+        ({"stage": "prod", "reservedConcurrency": "many"}, "'reservedConcurrency' must be a number"),
+        ({"alarms": "yes"}, "'alarms' must be true or false"),
+        ({"alarmEmail": "ops@example.com"}, "'alarmEmail' is set but 'stages.dev.alarms' is false"),
+        ({"stage": "prod", "alarmEmail": "ops"}, "'alarmEmail' must be an e-mail address"),
+        ({"removalPolicy": "snapshot"}, "'removalPolicy' must be one of ['destroy', 'retain']"),
+        ({"deletionProtection": "true"}, "'deletionProtection' is true while 'stages.dev.removalPolicy' is 'destroy'"),
+        ({"stackNamePrefix": "Image_Labels"}, "'stackNamePrefix' must start with a letter"),
+        ({"stages": {"dev": {"maxlabels": 5}}}, "'stages.dev' has unknown key(s) maxlabels"),
+        ({"stages": {"dev": {"maxLabels": 50}}}, "'stages.dev.maxLabels' must be between 1 and 24"),
+        ({"stages": {"dev_1": {}}, "stage": "dev_1"}, "'stage' must start with a letter"),
+        ({"stages": None}, "'stages' must map each stage name"),
+    ],
+)
+def test_bad_context_is_refused_with_the_key_named(context, message):
+    import app as entry
+
+    with pytest.raises(SettingsError) as refused:
+        entry.build_app(App(context=cdk_json_context(**context)))
+    assert message in str(refused.value)
