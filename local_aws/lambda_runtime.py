@@ -205,6 +205,13 @@ class _Worker:
                 env=environment, cwd=code_dir, pass_fds=(request_read, response_write),
                 start_new_session=True,  # its own process group: a timeout kills whatever the handler started
             )
+        except BaseException:
+            for fd in (self._request_fd, self._response_fd):
+                os.close(fd)
+            self._output_writer.close()
+            self._output_reader.close()
+            shutil.rmtree(worker_dir, ignore_errors=True)
+            raise
         finally:
             os.close(request_read)
             os.close(response_write)
@@ -360,13 +367,18 @@ class LambdaRuntime:
         """Stop every worker; invocations in flight end with a Runtime.ExitError result."""
         with self._slots_changed:
             self._shut_down = True
-            workers = list(self._live_workers)
+            busy = set(self._live_workers)
+            idle = [worker for slots in self._functions.values() for worker in slots.idle]
+            busy.difference_update(idle)
             for slots in self._functions.values():
                 slots.idle.clear()
             self._slots_changed.notify_all()
-        for worker in workers:
+        for worker in idle:
+            self._retire(worker)
+        # A busy worker's channel belongs to the thread waiting on it: killing the process makes that thread
+        # see the exit, report it, and retire the worker itself.
+        for worker in busy:
             worker.kill()
-            worker.close()
 
     # ---- slots ------------------------------------------------------------------------------------------
 
