@@ -323,7 +323,7 @@ class AsyncInvoker:
             time.sleep(delay_s)
             try:
                 self._send_to_queue(destination, body)
-                logger.warning("Async event sent to %s (%s after %d attempts): request %s", destination, condition,
+                logger.info("Async event sent to %s (%s after %d attempts): request %s", destination, condition,
                                event.attempts, event.request_id)
                 return "sent"
             except Exception:
