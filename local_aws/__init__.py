@@ -1,0 +1,1 @@
+"""Local AWS: run the real stack with no AWS account."""
