@@ -81,7 +81,7 @@ PARENTS: dict[str, tuple[str, ...]] = {
     "Aircraft Carrier": ("Ship",), "Submarine": ("Watercraft",), "Go-kart": ("Vehicle",),
     "Golfcart": ("Vehicle",), "Snowmobile": ("Vehicle",), "Tractor": ("Vehicle",),
     "Forklift": ("Vehicle",), "Harvester": ("Vehicle",), "Recreational Vehicle": ("Vehicle",),
-    "Tank": ("Vehicle", "Weapon"), "Missile": ("Rocket", "Weapon"), "Projectile": ("Rocket", "Weapon"),
+    "Tank": ("Vehicle", "Weapon"), "Missile": ("Rocket",), "Projectile": ("Rocket",),
     # Food and drink
     "Fruit": ("Food",), "Vegetable": ("Food",), "Dessert": ("Food",), "Bread": ("Food",),
     "Fast Food": ("Food",), "Coffee": ("Beverage",), "Alcohol": ("Beverage",),
@@ -281,6 +281,7 @@ class Taxonomy:
         if len(imagenet_lines) != 1000:
             raise ValueError(f"expected 1000 ImageNet labels, got {len(imagenet_lines)}")
         self._parents: dict[str, tuple[str, ...]] = dict(PARENTS)
+        self._infos: dict[str, LabelInfo] = {}
         classifier_names = [imagenet_name(index, line) for index, line in enumerate(imagenet_lines)]
         for index, name in enumerate(classifier_names):
             if name in PARENTS:
@@ -305,8 +306,12 @@ class Taxonomy:
                 self.classifier_membership[index, column[parent]] = 1.0
 
     def info(self, name: str) -> LabelInfo:
-        parents = self.ancestors(name)
-        return LabelInfo(name=name, parents=parents, categories=(self._category(name, parents),))
+        known = self._infos.get(name)
+        if known is None:
+            parents = self.ancestors(name)
+            known = LabelInfo(name=name, parents=parents, categories=(self._category(name, parents),))
+            self._infos[name] = known  # a race only computes the same value twice
+        return known
 
     def ancestors(self, name: str) -> tuple[str, ...]:
         """Every ancestor once, each before its own ancestors: Dog -> (Canine, Pet, Mammal, Animal)."""
