@@ -302,11 +302,9 @@ def merge_labels(
         for parent in info.parents:
             raise_to(parent, score_percent)
         if score_percent >= min_confidence:
+            box = {"Width": width, "Height": height, "Left": left, "Top": top}
             instances.setdefault(info.name, []).append(
-                {
-                    "BoundingBox": {"Width": _round(width), "Height": _round(height), "Left": _round(left), "Top": _round(top)},
-                    "Confidence": _round(score_percent),
-                }
+                {"BoundingBox": {side: _round(value) for side, value in box.items()}, "Confidence": _round(score_percent)}
             )
 
     percent = 100.0 * probabilities.astype(np.float32)
@@ -367,7 +365,7 @@ class OfflineLabeller:
     model_version = "local-ssd-mobilenet-v2-coco+efficientnet-lite3"
 
     def __init__(self, *, folder: Path, taxonomy: Taxonomy, max_parallel: int):
-        self._taxonomy = taxonomy
+        self.taxonomy = taxonomy
         self._pool = _ModelPool(lambda: _Models(folder), size=max_parallel)
 
     @classmethod
@@ -390,7 +388,7 @@ class OfflineLabeller:
             detections = models.detect(rgb)
             probabilities = models.classify(rgb)
         labels = merge_labels(
-            taxonomy=self._taxonomy,
+            taxonomy=self.taxonomy,
             detections=detections,
             probabilities=probabilities,
             min_confidence=min_confidence,

@@ -3,6 +3,7 @@ MaxLabels/MinConfidence, and Rekognition's error codes for images it would refus
 
 from __future__ import annotations
 
+import struct
 import threading
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from local_aws.rekognition_model import (
     MAX_S3_OBJECT_BYTES,
     OfflineLabeller,
     RekognitionError,
+    decode_rgb,
+    inspect_image,
     merge_labels,
 )
 
@@ -252,6 +255,17 @@ def test_png_flavours_and_large_photos_still_show_the_cat(labeller, flavour):
     assert cat["Instances"][0]["BoundingBox"]["Width"] > 0.7
 
 
+def test_a_jpeg_is_turned_upright_by_its_exif_orientation_as_rekognition_does(labeller):
+    ok, jpeg = cv2.imencode(".jpg", cat_bgr())  # 451 x 300, landscape
+    # An APP1 segment saying "rotate 90 degrees clockwise to display" (orientation 6).
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + bytes(4)
+    app1 = b"\xff\xe1" + struct.pack(">H", len(tiff) + 8) + b"Exif\x00\x00" + tiff
+    data = jpeg.tobytes()[:2] + app1 + jpeg.tobytes()[2:]
+    header = inspect_image(data)
+    assert decode_rgb(data, header).shape == (451, 300, 3)  # portrait, as a viewer shows it
+    assert "Cat" in names(labeller.detect_labels(data))
+
+
 # --- concurrency -----------------------------------------------------------------------------
 
 
@@ -283,7 +297,7 @@ def test_concurrent_calls_give_the_same_answers_as_sequential_ones(labeller, sam
 
 @pytest.fixture(scope="module")
 def taxonomy(labeller) -> Taxonomy:
-    return labeller._taxonomy
+    return labeller.taxonomy
 
 
 def detection(class_id: int, score: float, box: tuple[float, float, float, float]) -> list[float]:
