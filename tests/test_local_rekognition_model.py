@@ -236,6 +236,7 @@ def test_an_image_over_15_mb_is_too_large(labeller):
         "rgba",
         "16-bit",
         "large jpeg",
+        "progressive jpeg",
     ],
 )
 def test_png_flavours_and_large_photos_still_show_the_cat(labeller, flavour):
@@ -246,6 +247,9 @@ def test_png_flavours_and_large_photos_still_show_the_cat(labeller, flavour):
         data = png(cv2.cvtColor(image, cv2.COLOR_BGR2BGRA))
     elif flavour == "16-bit":
         data = png(image.astype(np.uint16) * 257)
+    elif flavour == "progressive jpeg":  # several scans: the end marker comes after the last one
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+        data = jpeg.tobytes()
     else:  # decoded at a reduced scale: the boxes must still be ratios of the whole photo
         ok, jpeg = cv2.imencode(".jpg", cv2.resize(image, (2706, 1800), interpolation=cv2.INTER_CUBIC))
         data = jpeg.tobytes()
