@@ -153,6 +153,8 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int]:
         if marker in JPEG_STANDALONE_MARKERS:
             position += 2
             continue
+        if marker == 0xD9:  # end of image before any image data
+            break
         (length,) = struct.unpack(">H", data[position + 2 : position + 4])
         if length < 2 or position + 2 + length > len(data):
             break
@@ -163,8 +165,6 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int]:
             if dimensions is None or data.find(b"\xff\xd9", position + 2 + length) < 0:
                 break
             return dimensions
-        if marker == 0xD9:
-            break
         position += 2 + length
     raise invalid_image_format()
 
