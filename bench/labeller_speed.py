@@ -10,6 +10,7 @@ release the GIL, so 2 threads should use 2 cores).
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import threading
@@ -68,6 +69,8 @@ def main() -> None:
     one = throughput(labeller, images, threads=1, rounds=args.rounds)
     two = throughput(labeller, images, threads=2, rounds=args.rounds)
     print(f"\nthroughput: 1 thread {one:.2f} images/s, 2 threads {two:.2f} images/s, ratio {two / one:.2f}x")
+    # ru_maxrss is in KiB on Linux.
+    print(f"peak memory (two model pairs loaded): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
