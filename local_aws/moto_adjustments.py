@@ -384,7 +384,7 @@ def _record_failure(stack, error: Exception, verb: str) -> None:
     logical_id = getattr(error, "logical_id", stack.name)
     resource_type = getattr(error, "resource_type", "AWS::CloudFormation::Stack")
     reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
-    logger.error("Stack %s: %s failed: %s", stack.name, logical_id, reason)
+    logger.error("Stack %s: %s failed: %s", stack.name, logical_id, reason, exc_info=error)
     stack.events.append(
         cfn_models.Event(
             stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
@@ -396,21 +396,35 @@ def _record_failure(stack, error: Exception, verb: str) -> None:
                            resource_status_reason=f"The following resource(s) failed: [{logical_id}]. {reason}")
 
 
-def resolve_previous_parameter_values() -> None:
-    """Parameters passed with UsePreviousValue take the stack's resolved value.
+def previous_parameter_values(stack: Any) -> dict[str, Any]:
+    """A stack's parameters as given to it: each passed value, else the template's Default, unresolved
+    (for an SSM-typed parameter: the parameter's path, not the value read from it)."""
+    declared = (getattr(stack, "template_dict", None) or {}).get("Parameters") or {}
+    values = {key: slot["Default"] for key, slot in declared.items() if isinstance(slot, dict) and "Default" in slot}
+    values.update(getattr(stack.resource_map, "input_parameters", None) or {})
+    return values
 
-    The CLI passes `BootstrapVersion` (an SSM-typed parameter with a default) as
-    UsePreviousValue on every update. moto looks it up among the parameters given when the stack
-    was created, where a defaulted parameter never appears: every update fails with
-    `KeyError: 'BootstrapVersion'`. (Note item 7.) Instead the stack's resolved parameters, which
-    include defaults, answer it.
+
+def reuse_previous_parameter_values() -> None:
+    """Parameters passed with UsePreviousValue reuse the value given before, not its resolution.
+
+    The CLI passes `BootstrapVersion` (type AWS::SSM::Parameter::Value<String>, default
+    `/cdk-bootstrap/hnb659fds/version`) as UsePreviousValue on every update. moto substitutes the
+    *resolved* value ("33") and then resolves it again as an SSM path: every update fails
+    (`'NoneType' object has no attribute 'value'`); UpdateStack fails earlier with
+    `KeyError: 'BootstrapVersion'` because a defaulted parameter is not among those passed. (Note
+    item 7.) Instead the previous value is what was passed, or the template's default, so an SSM
+    parameter is read again from its path, as CloudFormation does.
     """
+    stack_class = cfn_models.Stack
+    _keep_original("Stack.stack_parameters", stack_class.__dict__["stack_parameters"])
+    stack_class.stack_parameters = property(previous_parameter_values)
+
     backend_class = cfn_models.CloudFormationBackend
     _keep_original("CloudFormationBackend._resolve_update_parameters", backend_class._resolve_update_parameters)
 
     def _resolve_update_parameters(self, instance, incoming_params):
-        known = dict(getattr(instance, "stack_parameters", None) or {})
-        known.update(instance.parameters or {})
+        known = previous_parameter_values(instance) if isinstance(instance, cfn_models.Stack) else dict(instance.parameters or {})
         parameters = {
             parameter["ParameterKey"]: parameter["ParameterValue"]
             for parameter in incoming_params
@@ -887,7 +901,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     run_custom_resources_through_their_functions,
     answer_missing_change_sets_like_cloudformation,
     execute_change_sets_completely,
-    resolve_previous_parameter_values,
+    reuse_previous_parameter_values,
     delete_resources_in_dependency_order,
     run_lambda_invocations_locally,
     model_event_invoke_config_in_cloudformation,
