@@ -111,6 +111,21 @@ class _ChannelClosed(Exception):
     pass
 
 
+def payload_text(payload: bytes) -> str:
+    """The invocation payload as JSON text; InvalidRequestContent when it is not JSON, as Invoke answers."""
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else str(payload)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
+    if not text.strip():
+        return "{}"  # Invoke without a payload gives the handler an empty object
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
+    return text
+
+
 def _write_message(fd: int, message: dict) -> None:
     body = json.dumps(message, separators=(",", ":")).encode()
     data = _HEADER.pack(len(body)) + body
@@ -190,6 +205,13 @@ class _Worker:
                 env=environment, cwd=code_dir, pass_fds=(request_read, response_write),
                 start_new_session=True,  # its own process group: a timeout kills whatever the handler started
             )
+        except BaseException:
+            for fd in (self._request_fd, self._response_fd):
+                os.close(fd)
+            self._output_writer.close()
+            self._output_reader.close()
+            shutil.rmtree(worker_dir, ignore_errors=True)
+            raise
         finally:
             os.close(request_read)
             os.close(response_write)
@@ -310,14 +332,16 @@ class LambdaRuntime:
     def concurrency_limit(self, spec: FunctionSpec) -> int:
         return spec.reserved_concurrency if spec.reserved_concurrency is not None else self.max_workers_per_function
 
-    def invoke(self, spec: FunctionSpec, payload: bytes, *, wait_for_slot: bool = False) -> InvocationResult:
+    def invoke(self, spec: FunctionSpec, payload: bytes, *, wait_for_slot: bool = False,
+               request_id: str | None = None) -> InvocationResult:
         """Run the function once and return what Lambda's Invoke (RequestResponse) would.
 
         Raises TooManyRequests when every slot is busy (unless wait_for_slot, which blocks until one frees)
-        and InvalidRequestContent when the payload is not JSON."""
-        payload_text = self._validated_payload(payload)
+        and InvalidRequestContent when the payload is not JSON. request_id: the id the handler sees
+        (an async event keeps its id across retries); a new one by default."""
+        text = payload_text(payload)
         worker = self._acquire(spec, wait_for_slot)
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         try:
             init_duration_ms = None
             init_output = ""
@@ -328,7 +352,7 @@ class LambdaRuntime:
                 if init_outcome["type"] != "ready":
                     return self._init_failure(spec, request_id, init_outcome, init_output)
             try:
-                result = self._run(spec, worker, request_id, payload_text, init_duration_ms, init_output)
+                result = self._run(spec, worker, request_id, text, init_duration_ms, init_output)
             except BaseException:
                 worker.kill()  # its state is unknown: never hand it to the next invocation
                 raise
@@ -343,13 +367,18 @@ class LambdaRuntime:
         """Stop every worker; invocations in flight end with a Runtime.ExitError result."""
         with self._slots_changed:
             self._shut_down = True
-            workers = list(self._live_workers)
+            busy = set(self._live_workers)
+            idle = [worker for slots in self._functions.values() for worker in slots.idle]
+            busy.difference_update(idle)
             for slots in self._functions.values():
                 slots.idle.clear()
             self._slots_changed.notify_all()
-        for worker in workers:
+        for worker in idle:
+            self._retire(worker)
+        # A busy worker's channel belongs to the thread waiting on it: killing the process makes that thread
+        # see the exit, report it, and retire the worker itself.
+        for worker in busy:
             worker.kill()
-            worker.close()
 
     # ---- slots ------------------------------------------------------------------------------------------
 
@@ -491,22 +520,11 @@ class LambdaRuntime:
 
     # ---- one invocation ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _validated_payload(payload: bytes) -> str:
-        text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else str(payload)
-        if not text.strip():
-            return "{}"  # Invoke without a payload gives the handler an empty object
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
-        return text
-
-    def _run(self, spec: FunctionSpec, worker: _Worker, request_id: str, payload_text: str,
+    def _run(self, spec: FunctionSpec, worker: _Worker, request_id: str, event_json: str,
              init_duration_ms: float | None, init_output: str) -> InvocationResult:
         request = {
             "request_id": request_id,
-            "payload": payload_text,
+            "payload": event_json,
             "invoked_function_arn": spec.arn,
             "deadline_epoch_ms": int(time.time() * 1000 + spec.timeout_s * 1000),
         }

@@ -235,6 +235,36 @@ def test_environment_is_the_functions_plus_lambdas_and_nothing_from_the_parent(r
     assert expected_keys - {"LC_ALL", "LANG"} <= set(environment)
 
 
+def test_code_directory_comes_first_on_sys_path_and_the_runtime_is_not_importable(runtime):
+    spec = make_spec("sys-path", "import os, sys\ndef handler(e, c):\n    return {'path': sys.path, 'cwd': os.getcwd()}\n")
+    seen = body(runtime.invoke(spec, b"{}"))
+
+    code_dir = seen["path"][0]
+    assert Path(code_dir, "index.py").is_file() and seen["cwd"] == code_dir
+    local_aws_dir = str(Path(__file__).resolve().parent.parent / "local_aws")
+    assert local_aws_dir not in seen["path"]
+
+
+def test_shutdown_ends_an_invocation_in_flight_and_leaves_no_process(tmp_path):
+    stopping = LambdaRuntime(endpoint_url=ENDPOINT, region=REGION, work_dir=tmp_path)
+    spec = make_spec("stopped", "import os, time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return os.getpid()\n")
+    idle_pid = int(stopping.invoke(spec, b"{}").payload)
+    other = make_spec("stopped-busy", "import time\ndef handler(e, c):\n    time.sleep(30)\n")
+    results = []
+    busy = threading.Thread(target=lambda: results.append(stopping.invoke(other, b"{}")))
+    busy.start()
+    time.sleep(0.5)
+    stopping.shutdown()
+    busy.join(10)
+
+    assert not busy.is_alive()
+    assert body(results[0])["errorType"] == "Runtime.ExitError"
+    with pytest.raises(ProcessLookupError):
+        os.kill(idle_pid, 0)
+    with pytest.raises(RuntimeError):
+        stopping.invoke(spec, b"{}")
+
+
 def test_context_object_has_lambdas_fields(runtime):
     spec = make_spec(
         "context",
