@@ -676,22 +676,34 @@ def model_event_invoke_config_in_cloudformation() -> None:
     assert cfn_parsing.get_model_map()["AWS::Lambda::EventInvokeConfig"] is LocalEventInvokeConfig
 
 
-def update_reserved_concurrency_in_cloudformation() -> None:
-    """A stack update applies ReservedConcurrentExecutions (set, changed or removed).
+def keep_function_settings_moto_drops() -> None:
+    """A function keeps its LoggingConfig, and a stack update applies ReservedConcurrentExecutions.
 
-    moto reads ReservedConcurrentExecutions when CloudFormation creates a function, but its
-    update path (update_configuration) ignores it: changing `reservedConcurrency` and deploying
-    again would keep the old limit, and the local runtime limits parallel invocations by it.
+    moto reads ReservedConcurrentExecutions when CloudFormation creates a function, but its update
+    path ignores it: changing `reservedConcurrency` and deploying again would keep the old limit,
+    and the local runtime limits parallel invocations by it. moto drops LoggingConfig entirely:
+    the function's ApplicationLogLevel (which its JSON logs follow) and its own log group would be
+    lost. Both are now kept on the function (`local_aws_logging_config`) for the runtime.
     """
+    _keep_original("LambdaFunction.create_from_cloudformation_json", LambdaFunction.__dict__["create_from_cloudformation_json"])
     _keep_original("LambdaFunction.update_from_cloudformation_json", LambdaFunction.__dict__["update_from_cloudformation_json"])
-    original = ORIGINALS["LambdaFunction.update_from_cloudformation_json"].__func__
+    original_create = ORIGINALS["LambdaFunction.create_from_cloudformation_json"].__func__
+    original_update = ORIGINALS["LambdaFunction.update_from_cloudformation_json"].__func__
 
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-        function = original(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-        reserved = cloudformation_json["Properties"].get("ReservedConcurrentExecutions")
-        function.reserved_concurrency = None if reserved is None else int(reserved)
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        function = original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        function.local_aws_logging_config = dict(cloudformation_json["Properties"].get("LoggingConfig") or {})
         return function
 
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        function = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        properties = cloudformation_json["Properties"]
+        reserved = properties.get("ReservedConcurrentExecutions")
+        function.reserved_concurrency = None if reserved is None else int(reserved)
+        function.local_aws_logging_config = dict(properties.get("LoggingConfig") or {})
+        return function
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
     LambdaFunction.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
 
 
@@ -883,8 +895,11 @@ def answer_detect_labels_with_the_offline_model() -> None:
 
         def read_object(bucket: str, key: str, version_id: str | None) -> bytes:
             backend = s3_models.s3_backends[account_id]["aws"]
-            found = backend.get_object(bucket, key, version_id=version_id)
-            if found is None or not hasattr(found, "value"):
+            try:
+                found = backend.get_object(bucket, key, version_id=version_id)
+            except Exception as error:  # no such bucket or version: Rekognition's InvalidS3ObjectException
+                raise KeyError(f"s3://{bucket}/{key}: {error}") from None
+            if found is None or not hasattr(found, "value"):  # missing key, or a delete marker
                 raise KeyError(f"s3://{bucket}/{key}")
             return found.value
 
@@ -905,7 +920,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     delete_resources_in_dependency_order,
     run_lambda_invocations_locally,
     model_event_invoke_config_in_cloudformation,
-    update_reserved_concurrency_in_cloudformation,
+    keep_function_settings_moto_drops,
     version_buckets_from_cloudformation,
     shape_s3_event_records_like_s3,
     deliver_s3_notifications_asynchronously,

@@ -28,8 +28,7 @@ NOT_ENFORCED = (
     "AWS::IAM::OIDCProvider, AWS::DynamoDB::GlobalTable, AWS::CDK::Metadata. A template that deploys "
     "here can still fail on AWS: cfn-lint and cdk-nag stay the checks for it.",
     "Bucket and queue policies (TLS only), KMS key policies, encryption and managed policies are "
-    "stored or ignored, never applied. Lambda LoggingConfig is ignored: function logs go to "
-    "/aws/lambda/<function name> in CloudWatch Logs.",
+    "stored or ignored, never applied.",
     "Only Python functions run (in a local python process, not the runtime version the template names).",
     "Failed stack updates are not rolled back (the stack ends UPDATE_ROLLBACK_FAILED).",
     "State lives in memory: stopping the local AWS forgets every stack, bucket and table.",
@@ -191,6 +190,7 @@ class LocalAws:
         from local_aws.lambda_runtime import FunctionSpec
 
         reserved = function.reserved_concurrency
+        logging_config = getattr(function, "local_aws_logging_config", None) or {}
         return FunctionSpec(
             arn=function.function_arn,
             name=function.function_name,
@@ -201,7 +201,19 @@ class LocalAws:
             timeout_s=float(function.timeout),
             memory_mb=int(function.memory_size),
             reserved_concurrency=None if reserved is None else int(reserved),
+            application_log_level=logging_config.get("ApplicationLogLevel"),
         )
+
+    def log_group_of(self, function_name: str) -> str:
+        """The function's LoggingConfig.LogGroup, else Lambda's default /aws/lambda/<name>."""
+        from moto.awslambda.utils import get_backend as get_lambda_backend
+
+        try:
+            function = get_lambda_backend(self.account_id, self.region).get_function(function_name)
+        except Exception:
+            return f"/aws/lambda/{function_name}"
+        logging_config = getattr(function, "local_aws_logging_config", None) or {}
+        return logging_config.get("LogGroup") or f"/aws/lambda/{function_name}"
 
     def invoke_function(self, function: Any, payload: bytes, *, wait_for_slot: bool) -> Any:
         spec = self.function_spec(function)
@@ -280,7 +292,7 @@ class LocalAws:
             return
         try:
             backend = logs_backends[self.account_id][self.region]
-            group = f"/aws/lambda/{spec.name}"
+            group = self.log_group_of(spec.name)
             backend.ensure_log_group(group)
             stream = f"local/[$LATEST]{result.request_id}"
             backend.create_log_stream(group, stream)
