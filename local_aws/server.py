@@ -305,7 +305,8 @@ class LocalAws:
         try:
             backend = logs_backends[self.account_id][self.region]
             group = self.log_group_of(spec.name)
-            backend.ensure_log_group(group)
+            with self._records_lock:  # concurrent invocations would both try to create the group
+                backend.ensure_log_group(group)
             stream = f"local/[$LATEST]{result.request_id}"
             backend.create_log_stream(group, stream)
             now_ms = int(time.time() * 1000)
