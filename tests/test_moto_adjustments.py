@@ -305,15 +305,24 @@ def test_invoke_runs_the_code_tails_the_log_and_queues_events(aws, client):
 
 
 def test_invoke_beyond_reserved_concurrency_is_throttled(aws, client):
+    import threading
+
     create_function(client, "single-slot", EVENT_RECORDER)
     client("lambda").put_function_concurrency(FunctionName="single-slot", ReservedConcurrentExecutions=1)
-    client("lambda").invoke(FunctionName="single-slot", InvocationType="Event", Payload=json.dumps({"sleep": 2}))
-    time.sleep(0.8)  # the queued event now holds the only slot
-    with pytest.raises(ClientError) as raised:
-        client("lambda").invoke(FunctionName="single-slot", Payload=b"{}")
-    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-    assert aws.wait_idle(30)
+    busy = threading.Thread(target=lambda: client("lambda").invoke(FunctionName="single-slot",
+                                                                    Payload=json.dumps({"sleep": 4})))
+    busy.start()
+    throttled = None
+    while busy.is_alive() and throttled is None:  # until the slow call holds the only slot
+        try:
+            client("lambda").invoke(FunctionName="single-slot", Payload=b"{}")
+        except ClientError as error:
+            throttled = error.response
+        time.sleep(0.1)
+    busy.join()
+    assert throttled is not None, "a second call never found the only slot taken"
+    assert throttled["Error"]["Code"] == "TooManyRequestsException"
+    assert throttled["ResponseMetadata"]["HTTPStatusCode"] == 429
 
 
 def test_moto_still_does_not_model_event_invoke_config_in_cloudformation():
