@@ -310,7 +310,9 @@ class LambdaRuntime:
         self.endpoint_url = endpoint_url
         self.region = region
         self.account_id = account_id
-        self.work_dir = Path(work_dir)
+        # Absolute: workers run with their code folder as working directory, where a relative
+        # path would point somewhere else (make demo passes the relative ".local-aws").
+        self.work_dir = Path(work_dir).resolve()
         self.call_log_path = Path(call_log_path) if call_log_path is not None else None
         self.max_workers_per_function = max_workers_per_function
         self.extra_environment = dict(extra_environment or {})

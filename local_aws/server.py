@@ -90,7 +90,7 @@ class LocalAws:
         max_workers_per_function: int = 4,
         retry_delays_s: tuple[float, ...] = (1.0, 2.0),
     ) -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()
         self.region = region
         self.account_id = account_id
         self._requested_port = port

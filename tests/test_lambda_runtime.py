@@ -454,3 +454,16 @@ def test_every_aws_call_the_handler_makes_is_recorded(tmp_path):
         {"function": "recorded", "service": "dynamodb", "operation": "ListTables", "params": {}},
         {"function": "recorded", "service": "s3", "operation": "GetObject", "params": {"Bucket": "photos", "Key": "cat.jpg"}},
     ]
+
+
+def test_a_relative_work_dir_still_finds_the_code(tmp_path, monkeypatch):
+    """make demo passes the relative ".local-aws": workers start inside their code folder, where a
+    relative path would point elsewhere and every import of the handler would fail."""
+    monkeypatch.chdir(tmp_path)
+    relative = LambdaRuntime(endpoint_url=ENDPOINT, region=REGION, work_dir=Path("state/lambda"))
+    try:
+        result = relative.invoke(make_spec("relative", "def handler(event, context):\n    return 'found'\n"), b"{}")
+    finally:
+        relative.shutdown()
+    assert result.function_error is None, result.payload
+    assert body(result) == "found"
