@@ -35,25 +35,29 @@ def client(service, endpoint, config=NO_RETRIES):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+# ListTables stands for any JSON-protocol operation: what moto answers for it does not depend on
+# the local AWS's other adjustments, which other test modules of this process may have installed.
+LIST_TABLES = "DynamoDB_20120810.ListTables"
+
+
 def test_next_calls_fail_with_the_aws_error_then_reach_moto(endpoint, injector):
-    rekognition = client("rekognition", endpoint)
-    injector.fail_next(faults.DETECT_LABELS, 2, code="ThrottlingException", message="Slow down", status=400)
-    image = {"S3Object": {"Bucket": "images", "Name": "k.jpg"}}
+    dynamodb = client("dynamodb", endpoint)
+    injector.fail_next(LIST_TABLES, 2, code="ThrottlingException", message="Slow down", status=400)
     for _ in range(2):
         with pytest.raises(ClientError) as raised:
-            rekognition.detect_labels(Image=image)
+            dynamodb.list_tables()
         assert raised.value.response["Error"]["Code"] == "ThrottlingException"
-    assert "Labels" in rekognition.detect_labels(Image=image)  # the third reaches moto
-    assert injector.injected(faults.DETECT_LABELS) == 2
-    assert injector.calls[faults.DETECT_LABELS] == 3
+    assert "TableNames" in dynamodb.list_tables()  # the third reaches moto
+    assert injector.injected(LIST_TABLES) == 2
+    assert injector.calls[LIST_TABLES] == 3
 
 
 def test_botocore_retries_an_injected_throttle_inside_one_call(endpoint, injector):
     """The handler's clients use standard retries: a short burst of throttling never surfaces."""
-    rekognition = client("rekognition", endpoint, Config(retries={"mode": "standard", "max_attempts": 5}))
-    injector.fail_next(faults.DETECT_LABELS, 3, code="ThrottlingException", message="Slow down")
-    assert "Labels" in rekognition.detect_labels(Image={"S3Object": {"Bucket": "images", "Name": "k.jpg"}})
-    assert injector.calls[faults.DETECT_LABELS] == 4  # three throttled, then the answer
+    dynamodb = client("dynamodb", endpoint, Config(retries={"mode": "standard", "max_attempts": 5}))
+    injector.fail_next(LIST_TABLES, 3, code="ThrottlingException", message="Slow down")
+    assert "TableNames" in dynamodb.list_tables()
+    assert injector.calls[LIST_TABLES] == 4  # three throttled, then the answer
 
 
 def test_refusal_lasts_until_cleared_and_touches_only_its_operation(endpoint, injector):
@@ -84,6 +88,6 @@ def test_timed_refusal_ends_by_itself():
 
 def test_uninstall_restores_moto(endpoint):
     injector = faults.install()
-    injector.fail_until_cleared(faults.DETECT_LABELS, code="ThrottlingException", message="m")
+    injector.fail_until_cleared(LIST_TABLES, code="ThrottlingException", message="m")
     faults.uninstall()
-    assert "Labels" in client("rekognition", endpoint).detect_labels(Image={"S3Object": {"Bucket": "images", "Name": "k"}})
+    assert "TableNames" in client("dynamodb", endpoint).list_tables()
