@@ -88,6 +88,8 @@ def _candidate_files(paths: Iterable[Path], plan: UploadPlan) -> list[tuple[Path
                     file = Path(folder) / name
                     relative = Path(base) / file.relative_to(path)
                     found.append((file, relative.as_posix()))
+        elif path.is_symlink() and not path.exists():
+            plan.unreadable.append(SkippedFile(path=path, reason=f"broken link to {os.readlink(path)}"))
         elif path.exists():
             plan.skipped.append(SkippedFile(path=path, reason="not a regular file"))
         else:
@@ -110,7 +112,8 @@ def plan_uploads(paths: Iterable[Path], *, prefix: str = "") -> UploadPlan:
             with file.open("rb") as handle:
                 head = handle.read(len(PNG_MAGIC))
         except OSError as error:
-            plan.unreadable.append(SkippedFile(path=file, reason=f"cannot read: {error.strerror or error}"))
+            reason = f"broken link to {os.readlink(file)}" if file.is_symlink() and not file.exists() else f"cannot read: {error.strerror or error}"
+            plan.unreadable.append(SkippedFile(path=file, reason=reason))
             continue
         if size == 0:
             plan.skipped.append(SkippedFile(path=file, reason="empty file"))
