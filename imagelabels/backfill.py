@@ -158,8 +158,8 @@ def plan_backfill(
         dynamodb,
         table,
         [image_key(obj.key) for obj in objects],
-        projection="ImageId, #entry, #status, VersionId, ETag, Sequencer",
-        names={"#entry": "Entry", "#status": "Status"},
+        projection="#status, VersionId, ETag, Sequencer",
+        names={"#status": "Status"},
         consistent=True,
     )
     return len(objects), [decide(obj, items.get((obj.key, "IMAGE")), force=force) for obj in objects]

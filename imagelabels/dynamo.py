@@ -103,9 +103,9 @@ def batch_get(
     for start in range(0, len(unique), BATCH_GET_LIMIT):
         request: dict = {"Keys": [wire(key) for key in unique[start : start + BATCH_GET_LIMIT]], "ConsistentRead": consistent}
         if projection:
-            request["ProjectionExpression"] = projection
-        if names:
-            request["ExpressionAttributeNames"] = names
+            # The key attributes always come back: results are matched to keys by them.
+            request["ProjectionExpression"] = f"#key_id, #key_entry, {projection}"
+            request["ExpressionAttributeNames"] = {**(names or {}), "#key_id": "ImageId", "#key_entry": "Entry"}
         pending = {table: request}
         attempt = 0
         while pending:

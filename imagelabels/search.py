@@ -35,7 +35,7 @@ class SearchHit:
 
 def label_counts(dynamodb, table: str, keys: list[str], *, stats: ReadStats | None = None) -> dict[str, int]:
     """How many images carry each label, from the pipeline's counters (absent label: 0)."""
-    counters = batch_get(dynamodb, table, [counter_key(key) for key in keys], projection="ImageId, ImageCount", stats=stats)
+    counters = batch_get(dynamodb, table, [counter_key(key) for key in keys], projection="ImageCount", stats=stats)
     return {key: int(counters.get((counter_key(key)["ImageId"], "COUNT"), {}).get("ImageCount", 0)) for key in keys}
 
 
@@ -93,8 +93,8 @@ def search_images(
                 dynamodb,
                 table,
                 [label_entry_key(entry["ImageId"], other) for entry in batch for other in others],
-                projection="ImageId, #entry, #label, Confidence",
-                names={"#entry": "Entry", "#label": "Label"},
+                projection="#label, Confidence",
+                names={"#label": "Label"},
                 stats=stats,
             )
         for entry in batch:
@@ -187,8 +187,8 @@ def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> l
         dynamodb,
         table,
         [{"ImageId": entry["ImageId"], "Entry": entry["Entry"]} for entry in catalog],
-        projection="ImageId, #entry, #label, ImageCount",
-        names={"#entry": "Entry", "#label": "Label"},
+        projection="#label, ImageCount",
+        names={"#label": "Label"},
         stats=stats,
     )
     counts = [

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
@@ -136,6 +137,7 @@ class Pipeline:
     queue_url: str
     notify: str = "now"  # "now", "hold" (kept in `held` until released) or "off" (no notification)
     invocations: list[dict] = field(default_factory=list)
+    session_hooks: list = field(default_factory=list)  # (event name, handler) for the CLI's session
     held: list[dict] = field(default_factory=list)
     _sequence: int = 0x0062A1B2C3D4E50000
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -243,9 +245,9 @@ class Pipeline:
         return messages
 
     # --- the command -----------------------------------------------------------------------------
-    def cli_session(self, delay: float = 0.0) -> boto3.Session:
+    def cli_session(self, delay: float = 0.0, region: str = REGION) -> boto3.Session:
         """The session the CLI gets: its PutObject calls notify the pipeline like the bucket does."""
-        session = boto3.Session(region_name=REGION)
+        session = boto3.Session(region_name=region)
         timers: list[threading.Timer] = []
 
         def remember_key(params, context, **kwargs):
@@ -268,19 +270,20 @@ class Pipeline:
 
         session.events.register("provide-client-params.s3.PutObject", remember_key)
         session.events.register("after-call.s3.PutObject", notify)
+        for event_name, hook in self.session_hooks:
+            session.events.register(event_name, hook)
         self._timers = timers
         return session
 
     def run(self, *argv: str, delay: float = 0.0, cwd: Path | None = None, environ: dict | None = None) -> CliRun:
         stdout, stderr = io.StringIO(), io.StringIO()
-        session = self.cli_session(delay)
         with redirect_stderr(stderr):
             code = main(
                 ["--stack", STACK_NAME, "--region", REGION, *argv],
                 environ=environ or {},
                 stdout=stdout,
                 stderr=stderr,
-                session_factory=lambda target: session,
+                session_factory=lambda target: self.cli_session(delay, target.region or REGION),
                 invoker_factory=lambda connection: self.invoke,
                 cwd=cwd,
             )
@@ -289,7 +292,7 @@ class Pipeline:
         return CliRun(code, stdout.getvalue(), stderr.getvalue())
 
 
-def make_pipeline(monkeypatch) -> Pipeline:
+def make_pipeline(monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     """Call inside `mock_aws()`: the stack's resources, its outputs, and the handler."""
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("MIN_CONFIDENCE", "70")
