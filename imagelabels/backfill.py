@@ -208,7 +208,7 @@ def backfill(
             outcome, detail = outcome_of(invoker(event))
         except (ClientError, BotoCoreError) as error:
             outcome, detail = ERROR, describe(error)
-        object_report = ObjectReport(key=decision.obj.key, outcome=outcome, detail=detail)
+        object_report = ObjectReport(key=decision.obj.key, outcome=outcome, detail=detail or decision.reason)
         on_done(object_report)
         return object_report
 
