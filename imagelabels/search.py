@@ -57,6 +57,7 @@ def search_images(
     keys = list(dict.fromkeys(label_key(name) for name in labels if label_key(name)))
     if not keys:
         return []
+    typed_order = list(keys)  # hits list their labels in the order the user gave them
     if len(keys) > 1:
         counts = label_counts(dynamodb, table, keys, stats=stats)
         if min(counts.values()) <= 0:
@@ -98,14 +99,15 @@ def search_images(
                 stats=stats,
             )
         for entry in batch:
-            found = {entry["Label"]: entry["Confidence"]}
+            found = {rarest: (entry["Label"], entry["Confidence"])}
             for other in others:
                 other_entry = entries.get((entry["ImageId"], "LABEL#" + other))
                 if other_entry is None or (min_confidence is not None and other_entry["Confidence"] < Decimal(str(min_confidence))):
                     break
-                found[other_entry["Label"]] = other_entry["Confidence"]
+                found[other] = (other_entry["Label"], other_entry["Confidence"])
             else:
-                hits.append(SearchHit(key=entry["ImageId"], bucket=entry.get("Bucket", ""), confidence=min(found.values()), labels=found))
+                named = dict(found[key] for key in typed_order)
+                hits.append(SearchHit(key=entry["ImageId"], bucket=entry.get("Bucket", ""), confidence=min(named.values()), labels=named))
 
     for entry in candidates:
         batch.append(entry)
