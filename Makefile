@@ -23,7 +23,7 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
 	mkdir -p $(NODE_BIN)
