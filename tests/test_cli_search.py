@@ -86,7 +86,10 @@ def test_several_labels_query_only_the_rarest_and_read_the_others_by_key(library
 def test_an_unknown_label_finds_nothing_and_says_so(library):
     run = library.run("search", "unicorn")
     assert (run.code, run.stdout) == (0, "")
-    assert run.stderr.strip() == "no image carries 'unicorn'"
+    assert run.stderr.strip() == "no image carries 'unicorn'; no image is labelled 'unicorn'"
+    assert library.run("search", "cats").stderr.strip() == "no image carries 'cats'; no image is labelled 'cats' (did you mean Cat?)"
+    # Both labels exist, just never on the same image: no suggestion.
+    assert library.run("search", "cup", "tripod").stderr.strip() == "no image carries 'cup' and 'tripod'"
     assert library.run("search", "unicorn", "cat", "--json").json() == []
 
 
