@@ -151,15 +151,15 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
         print(f"  {image_id}  {confidence:.1f}%")
 
     step("Keep using it")
-    print("The local AWS keeps running, with the stack deployed. In a shell:\n")
+    print("The local AWS keeps running, with the stack deployed. Find and add images:\n")
+    print(f"  .venv/bin/imagelabels --local search {label.lower()}")
+    print("  .venv/bin/imagelabels --local upload ~/Pictures --wait")
+    print("  .venv/bin/imagelabels --local labels")
+    print("\nOr point any AWS SDK or the CDK CLI at it:\n")
     print('  eval "$(.venv/bin/python -m local_aws env)"     # sets:')
     for line in export_lines(endpoint):
         print(f"      {line}")
-    print(f"  aws s3 cp photo.jpg s3://{bucket}/              # any AWS CLI/SDK, then read the table {table}")
-    print("  node_modules/.bin/cdk deploy ImageLabels-dev     # redeploy your changes (after the eval)")
-    if (ROOT / "imagelabels").is_dir():
-        print(f"  .venv/bin/python -m imagelabels --local search {label.lower()}")
-        print("  .venv/bin/python -m imagelabels --local upload ~/Pictures --wait")
+    print(f"  node_modules/.bin/cdk deploy ImageLabels-dev     # redeploy your changes (bucket {bucket}, table {table})")
     print("\nStop it with:  make local-aws-stop      (it forgets every stack, bucket and table)")
     return 0
 
