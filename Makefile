@@ -11,9 +11,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := node_modules/.bin/cdk --no-notices
 CDK_ARGS ?=
 
-.PHONY: help setup test synth diff deploy destroy clean
+.PHONY: help setup test synth diff deploy destroy clean demo local-aws-start local-aws-stop
 
 help:
+	@echo "make demo     set up, start the local AWS, cdk bootstrap + deploy into it, label samples/ (no AWS account)"
+	@echo "make local-aws-start / local-aws-stop   start or stop the local AWS (state in .local-aws/)"
 	@echo "make test     install everything into .venv and node_modules, then run all checks"
 	@echo "make synth    synthesize the stack (cdk-nag runs on every synth) into cdk.out/"
 	@echo "make diff     cdk diff against the account in your AWS credentials"
@@ -51,6 +53,16 @@ deploy: setup
 
 destroy: setup
 	$(CDK) destroy $(CDK_ARGS)
+
+# The local AWS (README, "Local AWS"): moto on 127.0.0.1 with this project's adjustments.
+demo: setup
+	$(VENV)/bin/python -m local_aws.demo
+
+local-aws-start: setup
+	$(VENV)/bin/python -m local_aws start
+
+local-aws-stop:
+	@test -x $(VENV)/bin/python && $(VENV)/bin/python -m local_aws stop || echo "No local AWS was running."
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

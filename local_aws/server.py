@@ -1,0 +1,311 @@
+"""The local AWS: moto's server on 127.0.0.1 with this project's adjustments, a Lambda runtime that
+runs deployed Python functions in local processes, asynchronous invocations with Lambda's retry
+semantics, and DetectLabels answered by an offline model.
+
+moto keeps its state in module-level backends, so there is one LocalAws per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+DEFAULT_REGION = "us-east-1"
+# moto's default account: every request with the fake credentials lands in it.
+DEFAULT_ACCOUNT_ID = "123456789012"
+LOOPBACK = "127.0.0.1"
+
+# What a user must know before trusting a green deploy here (printed at start, and in README).
+NOT_ENFORCED = (
+    "IAM is not enforced: every call is allowed whatever the roles and policies say "
+    "(the end-to-end tests check the labeller's role against the calls it makes instead).",
+    "Resource types skipped without error (moto's CloudFormation does not model them): "
+    "AWS::CloudWatch::Alarm, AWS::SNS::Subscription, AWS::S3::BucketPolicy, AWS::SQS::QueuePolicy, "
+    "AWS::IAM::OIDCProvider, AWS::DynamoDB::GlobalTable, AWS::CDK::Metadata. A template that deploys "
+    "here can still fail on AWS: cfn-lint and cdk-nag stay the checks for it.",
+    "Bucket and queue policies (TLS only), KMS key policies, encryption and managed policies are "
+    "stored or ignored, never applied.",
+    "Only Python functions run (in a local python process, not the runtime version the template names).",
+    "Failed stack updates are not rolled back (the stack ends UPDATE_ROLLBACK_FAILED).",
+    "State lives in memory: stopping the local AWS forgets every stack, bucket and table.",
+)
+
+logger = logging.getLogger("local_aws")
+
+_instance_lock = threading.Lock()
+_running_instance: "LocalAws | None" = None
+
+
+class LocalAwsError(RuntimeError):
+    """The local AWS could not start or serve."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a running local AWS answers, as recorded in .local-aws/endpoint.json."""
+
+    endpoint_url: str
+    region: str
+    account_id: str
+    pid: int | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint_url.rsplit(":", 1)[1])
+
+
+class _LoggingRuntime:
+    """The Lambda runtime as the asynchronous invoker sees it: every result's log also goes to
+    CloudWatch Logs, as Lambda does, and to the launcher's invocation record."""
+
+    def __init__(self, runtime: Any, on_result: Callable[[Any, Any], None]) -> None:
+        self._runtime = runtime
+        self._on_result = on_result
+
+    def invoke(self, spec, payload, **kwargs):
+        result = self._runtime.invoke(spec, payload, **kwargs)
+        self._on_result(spec, result)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._runtime, name)
+
+
+class LocalAws:
+    """Start with `start()` (or `with LocalAws(...) as aws:`), stop with `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        max_workers_per_function: int = 4,
+        retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.region = region
+        self.account_id = account_id
+        self._requested_port = port
+        self._max_workers_per_function = max_workers_per_function
+        self._retry_delays_s = retry_delays_s
+        self._server = None
+        self._runtime = None
+        self._invoker = None
+        self._labeller = None
+        self._labeller_lock = threading.Lock()
+        self._records_lock = threading.Lock()
+        self.invocations: list[dict] = []
+        self.endpoint_url = ""
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "LocalAws":
+        global _running_instance
+        with _instance_lock:
+            if _running_instance is not None:
+                raise LocalAwsError(
+                    "a local AWS already runs in this process (moto's state is per process): stop it first"
+                )
+            _running_instance = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from local_aws import moto_adjustments
+        from local_aws.async_invocations import AsyncInvoker
+        from local_aws.lambda_runtime import LambdaRuntime
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._reset_moto_state()
+        self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self._requested_port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{LOOPBACK}:{port}"
+        moto_adjustments.apply_all(self)
+        self._runtime = LambdaRuntime(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            account_id=self.account_id,
+            work_dir=self.state_dir / "lambda",
+            call_log_path=self.state_dir / "aws-calls.jsonl",
+            max_workers_per_function=self._max_workers_per_function,
+        )
+        self._invoker = AsyncInvoker(
+            runtime=_LoggingRuntime(self._runtime, self._record_result),
+            policy_for=self._async_policy_for,
+            send_to_queue=self._send_to_queue,
+            retry_delays_s=self._retry_delays_s,
+        )
+        logger.info("Local AWS on %s (region %s, account %s)", self.endpoint_url, self.region, self.account_id)
+
+    def stop(self) -> None:
+        global _running_instance
+        for part in (self._invoker, self._runtime):
+            if part is not None:
+                try:
+                    part.shutdown()
+                except Exception as error:  # stopping must go on: report, continue
+                    logger.warning("Shutting down %s: %s", type(part).__name__, error)
+        self._invoker = None
+        self._runtime = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        with _instance_lock:
+            if _running_instance is self:
+                _running_instance = None
+
+    def __enter__(self) -> "LocalAws":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(endpoint_url=self.endpoint_url, region=self.region, account_id=self.account_id)
+
+    @staticmethod
+    def _reset_moto_state() -> None:
+        # A previous LocalAws in this process (tests) must not leave stacks or buckets behind.
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+
+    # ---- services the moto adjustments call ------------------------------------------------
+
+    def function_spec(self, function: Any):
+        from local_aws.lambda_runtime import FunctionSpec
+
+        reserved = function.reserved_concurrency
+        logging_config = getattr(function, "local_aws_logging_config", None) or {}
+        return FunctionSpec(
+            arn=function.function_arn,
+            name=function.function_name,
+            handler=function.handler,
+            code_sha256=function.code_sha_256,
+            code_zip=function.code_bytes,
+            environment=dict(function.environment_vars or {}),
+            timeout_s=float(function.timeout),
+            memory_mb=int(function.memory_size),
+            reserved_concurrency=None if reserved is None else int(reserved),
+            application_log_level=logging_config.get("ApplicationLogLevel"),
+        )
+
+    def log_group_of(self, function_name: str) -> str:
+        """The function's LoggingConfig.LogGroup, else Lambda's default /aws/lambda/<name>."""
+        from moto.awslambda.utils import get_backend as get_lambda_backend
+
+        try:
+            function = get_lambda_backend(self.account_id, self.region).get_function(function_name)
+        except Exception:
+            return f"/aws/lambda/{function_name}"
+        logging_config = getattr(function, "local_aws_logging_config", None) or {}
+        return logging_config.get("LogGroup") or f"/aws/lambda/{function_name}"
+
+    def invoke_function(self, function: Any, payload: bytes, *, wait_for_slot: bool) -> Any:
+        spec = self.function_spec(function)
+        result = self._require_runtime().invoke(spec, payload, wait_for_slot=wait_for_slot)
+        self._record_result(spec, result)
+        return result
+
+    def submit_async_invocation(self, function: Any, payload: bytes) -> str:
+        if self._invoker is None:
+            raise LocalAwsError("the local AWS is not running")
+        return self._invoker.submit(self.function_spec(function), payload)
+
+    def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
+        from local_aws.rekognition_api import detect_labels_response
+
+        return detect_labels_response(request, labeller=self.labeller(), read_object=read_object)
+
+    def labeller(self):
+        """The offline model, loaded once per server at the first DetectLabels."""
+        with self._labeller_lock:
+            if self._labeller is None:
+                from local_aws.rekognition_model import OfflineLabeller
+
+                self._labeller = OfflineLabeller.load()
+            return self._labeller
+
+    # ---- asynchronous invocations -------------------------------------------------------------
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once no asynchronous invocation is queued, running or waiting for a retry."""
+        if self._invoker is None:
+            return True
+        return self._invoker.wait_idle(timeout_s)
+
+    def async_stats(self) -> dict:
+        return self._invoker.stats() if self._invoker is not None else {}
+
+    def _async_policy_for(self, function_arn: str):
+        from local_aws.async_invocations import AsyncPolicy
+
+        from moto.awslambda.utils import get_backend as get_lambda_backend
+
+        try:
+            function = get_lambda_backend(self.account_id, self.region).get_function(function_arn)
+        except Exception:  # deleted since the event was queued: Lambda's defaults
+            return AsyncPolicy()
+        config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return AsyncPolicy(
+            maximum_retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
+            maximum_event_age_s=int(config.get("MaximumEventAgeInSeconds", 21600)),
+            on_failure_destination=destination,
+        )
+
+    def _send_to_queue(self, queue_arn: str, body_json: str) -> None:
+        from moto.sqs.models import sqs_backends
+
+        parts = queue_arn.split(":")
+        if len(parts) < 6 or parts[2] != "sqs":
+            raise LocalAwsError(f"on-failure destination {queue_arn!r} is not an SQS queue ARN")
+        region, account_id, queue_name = parts[3], parts[4], parts[5]
+        sqs_backends[account_id][region].send_message(queue_name, body_json)
+
+    def _record_result(self, spec: Any, result: Any) -> None:
+        with self._records_lock:
+            self.invocations.append({
+                "function": spec.name, "request_id": result.request_id,
+                "duration_ms": result.duration_ms, "function_error": result.function_error,
+            })
+        self._save_logs(spec, result)
+
+    def _save_logs(self, spec: Any, result: Any) -> None:
+        from moto.logs.models import logs_backends
+
+        if not result.log:
+            return
+        try:
+            backend = logs_backends[self.account_id][self.region]
+            group = self.log_group_of(spec.name)
+            backend.ensure_log_group(group)
+            stream = f"local/[$LATEST]{result.request_id}"
+            backend.create_log_stream(group, stream)
+            now_ms = int(time.time() * 1000)
+            backend.put_log_events(group, stream, [
+                {"timestamp": now_ms, "message": line} for line in result.log.splitlines() if line
+            ] or [{"timestamp": now_ms, "message": "(no output)"}])
+        except Exception as error:  # logs are a convenience: never fail an invocation for them
+            logger.warning("Could not store the logs of %s: %s", spec.name, error)
+
+    def _require_runtime(self):
+        if self._runtime is None:
+            raise LocalAwsError("the local AWS is not running")
+        return self._runtime
+
+
