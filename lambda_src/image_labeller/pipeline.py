@@ -95,7 +95,7 @@ def process_object_event(
     result: Detection | ImageFailure | None = None
     for _ in range(WRITE_ATTEMPTS):
         previous = store.current(event.key)
-        if previous is not None and not event.is_after(previous.sequencer):
+        if previous is not None and not event.applies_over(previous.sequencer):
             return OUTCOME_SUPERSEDED
         if event.removes_other_version_than(previous):
             return OUTCOME_OTHER_VERSION

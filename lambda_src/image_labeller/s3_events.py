@@ -21,6 +21,25 @@ class ObjectEvent:
     etag: str | None
     version_id: str | None
     sequencer: str
+    # Set by `imagelabels backfill` (never by S3): label the object again although the table
+    # already holds this very sequencer. See applies_over.
+    relabel: bool = False
+
+    def applies_over(self, stored_sequencer: str | None) -> bool:
+        """True when this event may replace the state that wrote `stored_sequencer`.
+
+        A real event must be later (is_after). A relabel request carries the sequencer its
+        sender read from the table (or "0" when there was no item) and applies only while the
+        stored state is still exactly that one: it never outranks a real event, earlier or later,
+        because any real event that reached the table in between changed the stored sequencer.
+        """
+        if self.is_after(stored_sequencer):
+            return True
+        return (
+            self.relabel
+            and self.action == "created"
+            and sequencer_value(self.sequencer) == sequencer_value(stored_sequencer)
+        )
 
     def is_after(self, stored_sequencer: str | None) -> bool:
         """True when this event is later than the one that wrote `stored_sequencer`.
@@ -109,4 +128,5 @@ def parse_record(record: dict) -> ObjectEvent | None:
         etag=obj.get("eTag"),
         version_id=obj.get("versionId") or None,
         sequencer=sequencer,
+        relabel=record.get("relabel") is True,
     )

@@ -1,0 +1,217 @@
+"""`imagelabels backfill [PREFIX]`: label the images already in the bucket that the table does not
+describe (uploaded before the stack existed, events lost, a labelled version deleted).
+
+Each object gets a synthetic ObjectCreated event, invoked synchronously, that carries the
+sequencer read from its image item ("0" when there is none) and `"relabel": true`. The handler
+applies it only while the table still holds exactly that sequencer, so it never outranks a real S3
+event: one that is in flight applies afterwards (its sequencer is larger than any the table held
+before it), one that already applied makes the backfill event a no-op. A rerun skips whatever is
+LABELLED or FAILED for the object's current version: backfill resumes by nature.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+from urllib.parse import quote_plus
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from imagelabels.dynamo import DONE_STATUSES, batch_get, image_key
+from imagelabels.errors import UserError, describe, error_code
+from imagelabels.invoke import Invoker
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+NO_ITEM_SEQUENCER = "0"  # below every real sequencer
+EVENT_NAME = "ObjectCreated:Backfill"
+
+LABELLED = "labelled"
+FAILED = "failed"  # the image could not be labelled (recorded as FAILED in the table)
+NEWER = "newer-state"  # a real event reached the table first: nothing to do
+ERROR = "error"  # the invocation failed: a rerun tries again
+DONE = "already-done"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketObject:
+    key: str
+    version_id: str | None  # None in a bucket that was never versioned
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    obj: BucketObject
+    label: bool
+    sequencer: str = NO_ITEM_SEQUENCER
+    reason: str = ""
+
+
+def is_image_key(key: str) -> bool:
+    return key.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def current_images(s3, bucket: str, prefix: str) -> Iterator[BucketObject]:
+    """The current version of every .jpg/.jpeg/.png object (any case) under `prefix`.
+    ListObjectVersions rather than ListObjectsV2: the version id is what the table matches on,
+    and what the handler needs to tell "an older version was deleted" from "the image was"."""
+    paginator = s3.get_paginator("list_object_versions")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                if not version.get("IsLatest") or not is_image_key(version["Key"]):
+                    continue
+                version_id = version.get("VersionId")
+                yield BucketObject(
+                    key=version["Key"],
+                    version_id=None if version_id in (None, "null") else version_id,
+                    etag=(version.get("ETag") or "").strip('"'),
+                    size=int(version.get("Size", 0)),
+                )
+    except ClientError as error:
+        if error_code(error) == "NoSuchBucket":
+            raise UserError(f"bucket {bucket!r} does not exist (the stack's BucketName output): was it deleted?") from None
+        raise
+
+
+def decide(obj: BucketObject, item: dict | None, *, force: bool) -> Decision:
+    """Pure: whether to label `obj` given its image item, and at which sequencer."""
+    if item is None:
+        return Decision(obj=obj, label=True, reason="not in the table")
+    sequencer = str(item.get("Sequencer") or NO_ITEM_SEQUENCER)
+    same_version = (
+        item.get("VersionId") == obj.version_id
+        if obj.version_id and item.get("VersionId")
+        else bool(obj.etag) and item.get("ETag") == obj.etag
+    )
+    status = item.get("Status")
+    if status in DONE_STATUSES and same_version:
+        if force:
+            return Decision(obj=obj, label=True, sequencer=sequencer, reason=f"{status.lower()}, relabelled (--force)")
+        return Decision(obj=obj, label=False, sequencer=sequencer, reason=f"already {status.lower()}")
+    if status == "DELETED":
+        return Decision(obj=obj, label=True, sequencer=sequencer, reason="its labelled version was deleted")
+    return Decision(obj=obj, label=True, sequencer=sequencer, reason=f"table describes another version ({status})")
+
+
+def backfill_event(obj: BucketObject, *, bucket: str, region: str, sequencer: str, now: datetime | None = None) -> dict:
+    """An event shaped like S3's own (key URL-encoded as S3 does), plus the relabel mark."""
+    s3_object = {"key": quote_plus(obj.key, safe="/"), "size": obj.size, "eTag": obj.etag, "sequencer": sequencer}
+    if obj.version_id:
+        s3_object["versionId"] = obj.version_id
+    moment = (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": moment,
+                "eventName": EVENT_NAME,
+                "relabel": True,
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "imagelabels-backfill",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": s3_object,
+                },
+            }
+        ]
+    }
+
+
+@dataclass(kw_only=True)
+class ObjectReport:
+    key: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(kw_only=True)
+class BackfillReport:
+    listed: int = 0
+    objects: list[ObjectReport] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for report in self.objects if report.outcome == outcome)
+
+    @property
+    def ok(self) -> bool:
+        return self.count(ERROR) == 0
+
+    def as_json(self) -> dict:
+        return {
+            "listed": self.listed,
+            **{name.replace("-", "_"): self.count(name) for name in (LABELLED, FAILED, NEWER, ERROR, DONE)},
+            "objects": [vars(report) for report in self.objects if report.outcome != DONE],
+        }
+
+
+def plan_backfill(
+    *, s3, dynamodb, bucket: str, table: str, prefix: str, force: bool
+) -> tuple[int, list[Decision]]:
+    objects = list(current_images(s3, bucket, prefix))
+    items = batch_get(
+        dynamodb,
+        table,
+        [image_key(obj.key) for obj in objects],
+        projection="#status, VersionId, ETag, Sequencer",
+        names={"#status": "Status"},
+        consistent=True,
+    )
+    return len(objects), [decide(obj, items.get((obj.key, "IMAGE")), force=force) for obj in objects]
+
+
+def outcome_of(result) -> tuple[str, str]:
+    if not result.ok:
+        return ERROR, result.error_message
+    outcomes = result.outcomes
+    if outcomes.get("labelled"):
+        return LABELLED, ""
+    if outcomes.get("failed"):
+        return FAILED, "see imagelabels show KEY"
+    if outcomes.get("superseded") or outcomes.get("other-version"):
+        return NEWER, "a real event reached the table first"
+    return ERROR, f"unexpected answer from the function: {result.payload!r}"
+
+
+def backfill(
+    *,
+    s3,
+    dynamodb,
+    invoker: Invoker,
+    bucket: str,
+    table: str,
+    region: str,
+    prefix: str = "",
+    force: bool = False,
+    dry_run: bool = False,
+    concurrency: int = 4,
+    on_planned: Callable[[int], None] = lambda count: None,
+    on_done: Callable[[ObjectReport], None] = lambda report: None,
+) -> BackfillReport:
+    listed, decisions = plan_backfill(s3=s3, dynamodb=dynamodb, bucket=bucket, table=table, prefix=prefix, force=force)
+    report = BackfillReport(listed=listed)
+    report.objects.extend(ObjectReport(key=d.obj.key, outcome=DONE, detail=d.reason) for d in decisions if not d.label)
+    todo = [decision for decision in decisions if decision.label]
+    on_planned(len(todo))
+    if dry_run:
+        report.objects.extend(ObjectReport(key=d.obj.key, outcome="would-label", detail=d.reason) for d in todo)
+        return report
+
+    def run(decision: Decision) -> ObjectReport:
+        event = backfill_event(decision.obj, bucket=bucket, region=region, sequencer=decision.sequencer)
+        try:
+            outcome, detail = outcome_of(invoker(event))
+        except (ClientError, BotoCoreError) as error:
+            outcome, detail = ERROR, describe(error)
+        object_report = ObjectReport(key=decision.obj.key, outcome=outcome, detail=detail or decision.reason)
+        on_done(object_report)
+        return object_report
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="backfill") as pool:
+        report.objects.extend(pool.map(run, todo))
+    return report
