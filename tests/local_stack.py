@@ -302,6 +302,49 @@ def _restore_item(table, hash_value, range_value, before) -> None:
         table.items[hash_value] = before
 
 
+# ---- what must hold in the label table whatever happened ---------------------------------------
+
+def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
+    """Every image's label entries match its image item, no entry is orphaned or kept for a failed or
+    deleted image, and each label's counter equals the images carrying it, counted three ways: the
+    entries of a consistent Scan, a Query on the ByLabel index, and the COUNT item. Returns the Scan."""
+    snapshot = stack.snapshot()
+    problems: list[str] = []
+    carriers: dict[str, set[str]] = {}
+    for image_id, entries in snapshot.label_entries.items():
+        image = snapshot.images.get(image_id)
+        entry_keys = [entry["LabelKey"] for entry in entries]
+        if image is None:
+            problems.append(f"{image_id!r}: label entries {entry_keys} without an image item")
+            continue
+        if image.get("Status") != "LABELLED":
+            problems.append(f"{image_id!r}: {image.get('Status')} but label entries {entry_keys}")
+        for key in entry_keys:
+            carriers.setdefault(key, set()).add(image_id)
+    for image_id, image in snapshot.images.items():
+        entry_keys = sorted(entry["LabelKey"] for entry in snapshot.label_entries.get(image_id, []))
+        if image.get("Status") == "LABELLED":
+            named = sorted({label["Name"].casefold() for label in image.get("Labels") or []})
+            if entry_keys != sorted(image.get("LabelKeys") or []) or entry_keys != named:
+                problems.append(f"{image_id!r}: entries {entry_keys}, LabelKeys {sorted(image.get('LabelKeys') or [])}, "
+                                f"Labels {named}")
+    for label_key in sorted(set(carriers) | set(snapshot.counters)):
+        expected = len(carriers.get(label_key, ()))
+        by_label = stack.images_with_label(label_key)
+        if len(by_label) != len(set(by_label)) or set(by_label) != carriers.get(label_key, set()):
+            problems.append(f"label {label_key!r}: ByLabel index gives {len(by_label)} entries "
+                            f"({len(set(by_label))} images), the table {expected}")
+        if snapshot.counters.get(label_key, 0) != expected:
+            problems.append(f"label {label_key!r}: counter {snapshot.counters.get(label_key)}, images {expected}")
+    catalog = stack.catalog()
+    if len(catalog) != len(set(catalog)) or not set(carriers) <= set(catalog):
+        problems.append(f"LabelCatalog index lists {sorted(catalog)} for labels {sorted(carriers)}")
+    if snapshot.other:
+        problems.append(f"items of no known kind: {snapshot.other[:3]}")
+    assert not problems, "label table inconsistent:\n" + "\n".join(problems[:30])
+    return snapshot
+
+
 def _stack_outputs(aws: LocalAws) -> dict[str, str]:
     cloudformation = boto3.client("cloudformation", endpoint_url=aws.endpoint_url, region_name=aws.region,
                                   aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
