@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 import boto3
+import cv2
+import numpy as np
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
@@ -33,6 +35,7 @@ from botocore.config import Config
 from local_aws import cdk_cli
 from local_aws.server import LocalAws
 
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
 IMAGE_ENTRY = "IMAGE"
 LABEL_PREFIX = "LABEL#"
@@ -300,6 +303,39 @@ def _restore_item(table, hash_value, range_value, before) -> None:
         table.items.pop(hash_value, None)
     else:
         table.items[hash_value] = before
+
+
+# ---- images for loads ---------------------------------------------------------------------------
+
+def _sample_pixels() -> list[np.ndarray]:
+    images = []
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            images.append(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR))
+    return images
+
+
+def varied_images(count: int, seed: int) -> list[bytes]:
+    """Small (96-192 px) crops of the sample photos, flipped, scaled, as JPEG or PNG: real content,
+    so the labels vary as a library's do, and about 10 KB each."""
+    rng = np.random.default_rng(seed)
+    photos = _sample_pixels()
+    bodies = []
+    for n in range(count):
+        photo = photos[n % len(photos)]
+        height, width = photo.shape[:2]
+        side = int(rng.integers(min(height, width) // 2, min(height, width) + 1))
+        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+        crop = photo[top:top + side, left:left + side]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        size = int(rng.integers(96, 193))
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        extension = ".png" if n % 4 == 0 else ".jpg"
+        ok, buffer = cv2.imencode(extension, crop)
+        assert ok
+        bodies.append(buffer.tobytes())
+    return bodies
 
 
 # ---- what must hold in the label table whatever happened ---------------------------------------

@@ -14,13 +14,12 @@ import os
 import time
 from urllib.parse import quote_plus
 
-import cv2
 import numpy as np
 import pytest
 
 from bad_input_corpus import SAMPLES, cat_png, coffee_jpeg
 from local_aws import faults
-from local_stack import DeployedStack, assert_label_index_consistent, deployed_stack  # noqa: F401 (fixture)
+from local_stack import DeployedStack, assert_label_index_consistent, deployed_stack, varied_images  # noqa: F401
 
 # The handler's clients make 1 + 5 attempts of a call (standard mode, max_attempts=5); Lambda then
 # runs the event at most 1 + 2 times (retry attempts 2).
@@ -181,37 +180,6 @@ def test_backfill_labels_exactly_the_objects_no_event_labelled(deployed_stack: D
 
 
 # ---- load --------------------------------------------------------------------------------------
-
-def _sample_pixels() -> list[np.ndarray]:
-    images = []
-    for path in sorted(SAMPLES.iterdir()):
-        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
-            images.append(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR))
-    return images
-
-
-def varied_images(count: int, seed: int) -> list[bytes]:
-    """Small (96-192 px) crops of the sample photos, flipped, scaled, as JPEG or PNG: real content,
-    so the labels vary as a library's do, and about 10 KB each."""
-    rng = np.random.default_rng(seed)
-    photos = _sample_pixels()
-    bodies = []
-    for n in range(count):
-        photo = photos[n % len(photos)]
-        height, width = photo.shape[:2]
-        side = int(rng.integers(min(height, width) // 2, min(height, width) + 1))
-        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
-        crop = photo[top:top + side, left:left + side]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        size = int(rng.integers(96, 193))
-        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-        extension = ".png" if n % 4 == 0 else ".jpg"
-        ok, buffer = cv2.imencode(extension, crop)
-        assert ok
-        bodies.append(buffer.tobytes())
-    return bodies
-
 
 def test_load_in_bursts_every_image_labelled_once_counts_exact(deployed_stack: DeployedStack):
     """1,000 distinct keys in five bursts of concurrent uploads, and some keys uploaded again with
