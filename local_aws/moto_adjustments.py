@@ -287,39 +287,60 @@ class ChangeSetNotFound(CloudFormationError):
         super().__init__(f"ChangeSet [{name}] does not exist")
 
 
-def _find_change_set(backend: cfn_models.CloudFormationBackend, name_or_arn: str):
+def _find_change_set(backend: cfn_models.CloudFormationBackend, name_or_arn: str, stack_name: str | None = None):
+    """The change set an ARN names, or the one of that name on that stack (a name is unique per
+    stack only: the CDK CLI names every change set `cdk-deploy-change-set`). A deleted stack's
+    change sets are gone with it."""
     if name_or_arn in backend.change_sets:
         return backend.change_sets[name_or_arn]
-    for change_set in backend.change_sets.values():
-        if change_set.change_set_name == name_or_arn:
+    for change_set in reversed(list(backend.change_sets.values())):
+        if change_set.change_set_name != name_or_arn or change_set.stack_id not in backend.stacks:
+            continue
+        if stack_name in (None, "", change_set.stack_name, change_set.stack_id):
             return change_set
     return None
 
 
 def answer_missing_change_sets_like_cloudformation() -> None:
-    """DescribeChangeSet of a missing change set: ChangeSetNotFound; DeleteChangeSet: no-op.
+    """Change sets are found by name *and* stack; a missing one is ChangeSetNotFound; deleting one
+    that does not exist is a no-op.
 
-    moto answers DescribeChangeSet with a ValidationError and DeleteChangeSet with an HTTP 500
-    (`to_delete` unbound). The CDK CLI deletes any leftover `cdk-deploy-change-set` before each
-    deploy and treats ChangeSetNotFound as "gone": on a 500 it retries for about 50 s. (Note item 6.)
+    moto finds a change set by name alone, across stacks (the CLI names all of them
+    `cdk-deploy-change-set`, so a second stack can execute the first stack's change set), keeps
+    the change sets of deleted stacks, answers DescribeChangeSet of a missing one with a
+    ValidationError and DeleteChangeSet with an HTTP 500 (`to_delete` unbound). The CDK CLI
+    deletes any leftover change set before each deploy and treats ChangeSetNotFound as "gone": on
+    a 500 it retries for about 50 s. (Note item 6.)
     """
     backend_class = cfn_models.CloudFormationBackend
+    response_class = cfn_responses.CloudFormationResponse
     _keep_original("CloudFormationBackend.describe_change_set", backend_class.describe_change_set)
     _keep_original("CloudFormationBackend.delete_change_set", backend_class.delete_change_set)
 
-    def describe_change_set(self, change_set_name):
-        change_set = _find_change_set(self, change_set_name)
+    def describe_change_set(self, change_set_name, stack_name=None):
+        change_set = _find_change_set(self, change_set_name, stack_name)
         if change_set is None:
             raise ChangeSetNotFound(change_set_name)
         return change_set
 
-    def delete_change_set(self, change_set_name):
-        change_set = _find_change_set(self, change_set_name)
+    def delete_change_set(self, change_set_name, stack_name=None):
+        change_set = _find_change_set(self, change_set_name, stack_name)
         if change_set is not None:
             del self.change_sets[change_set.change_set_id]
 
     backend_class.describe_change_set = describe_change_set
     backend_class.delete_change_set = delete_change_set
+
+    def describe_change_set_response(self):
+        return cfn_responses.ActionResult(self.cloudformation_backend.describe_change_set(
+            self._get_param("ChangeSetName"), self._get_param("StackName")))
+
+    def delete_change_set_response(self):
+        self.cloudformation_backend.delete_change_set(self._get_param("ChangeSetName"), self._get_param("StackName"))
+        return cfn_responses.EmptyResult()
+
+    response_class.describe_change_set = describe_change_set_response
+    response_class.delete_change_set = delete_change_set_response
 
 
 def execute_change_sets_completely() -> None:
@@ -340,7 +361,7 @@ def execute_change_sets_completely() -> None:
     _keep_original("CloudFormationBackend.execute_change_set", backend_class.execute_change_set)
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        change_set = _find_change_set(self, change_set_name)
+        change_set = _find_change_set(self, change_set_name, stack_name)
         if change_set is None:
             raise ChangeSetNotFound(change_set_name)
         stack = self.stacks[change_set.stack_id]
@@ -667,7 +688,10 @@ def model_event_invoke_config_in_cloudformation() -> None:
     model that stores the template's configuration there, replaces it on update and removes it on
     delete. The asynchronous invoker reads its policy from it (retries, age, failed-events queue).
     """
-    ORIGINALS.setdefault("cloudformation model types", set(cfn_parsing.get_model_map()))
+    ORIGINALS.setdefault("cloudformation model types", {
+        model.cloudformation_type() for model in CloudFormationModel.__subclasses__()
+        if model.__module__.startswith("moto.")
+    })
     # The model list is cached from CloudFormationModel.__subclasses__(): rebuild it now that
     # LocalEventInvokeConfig exists.
     cfn_parsing.get_model_list.cache_clear()
@@ -683,7 +707,9 @@ def keep_function_settings_moto_drops() -> None:
     path ignores it: changing `reservedConcurrency` and deploying again would keep the old limit,
     and the local runtime limits parallel invocations by it. moto drops LoggingConfig entirely:
     the function's ApplicationLogLevel (which its JSON logs follow) and its own log group would be
-    lost. Both are now kept on the function (`local_aws_logging_config`) for the runtime.
+    lost. Both are now kept on the function (`local_aws_logging_config`) for the runtime. And an
+    update of inline code (Code.ZipFile, e.g. CDK's notification handler after a CDK upgrade)
+    fails in moto ("Incorrect padding": the update path forgets to zip the source as create does).
     """
     _keep_original("LambdaFunction.create_from_cloudformation_json", LambdaFunction.__dict__["create_from_cloudformation_json"])
     _keep_original("LambdaFunction.update_from_cloudformation_json", LambdaFunction.__dict__["update_from_cloudformation_json"])
@@ -696,8 +722,13 @@ def keep_function_settings_moto_drops() -> None:
         return function
 
     def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-        function = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         properties = cloudformation_json["Properties"]
+        code = properties.get("Code") or {}
+        if isinstance(code.get("ZipFile"), str):
+            import base64
+
+            properties["Code"] = {**code, "ZipFile": base64.b64encode(cls._create_zipfile_from_plaintext_code(code["ZipFile"]))}
+        function = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
         reserved = properties.get("ReservedConcurrentExecutions")
         function.reserved_concurrency = None if reserved is None else int(reserved)
         function.local_aws_logging_config = dict(properties.get("LoggingConfig") or {})

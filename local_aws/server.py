@@ -7,6 +7,8 @@ moto keeps its state in module-level backends, so there is one LocalAws per proc
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -128,6 +130,8 @@ class LocalAws:
         from local_aws.lambda_runtime import LambdaRuntime
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # One line per request drowns everything else (a deploy makes hundreds).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._reset_moto_state()
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self._requested_port, verbose=False)
         self._server.start()
@@ -191,13 +195,21 @@ class LocalAws:
 
         reserved = function.reserved_concurrency
         logging_config = getattr(function, "local_aws_logging_config", None) or {}
+        environment = {str(key): str(value) for key, value in (function.environment_vars or {}).items()}
+        # The runtime keeps warm workers per code version. Lambda also replaces its execution
+        # environments when the configuration changes (a new MIN_CONFIDENCE must apply to the next
+        # event), so the version identity covers code and configuration.
+        identity = hashlib.sha256(json.dumps(
+            [function.code_sha_256, function.handler, environment, str(function.timeout),
+             str(function.memory_size), logging_config.get("ApplicationLogLevel")], sort_keys=True,
+        ).encode()).hexdigest()
         return FunctionSpec(
             arn=function.function_arn,
             name=function.function_name,
             handler=function.handler,
-            code_sha256=function.code_sha_256,
+            code_sha256=identity,
             code_zip=function.code_bytes,
-            environment=dict(function.environment_vars or {}),
+            environment=environment,
             timeout_s=float(function.timeout),
             memory_mb=int(function.memory_size),
             reserved_concurrency=None if reserved is None else int(reserved),
@@ -293,7 +305,8 @@ class LocalAws:
         try:
             backend = logs_backends[self.account_id][self.region]
             group = self.log_group_of(spec.name)
-            backend.ensure_log_group(group)
+            with self._records_lock:  # concurrent invocations would both try to create the group
+                backend.ensure_log_group(group)
             stream = f"local/[$LATEST]{result.request_id}"
             backend.create_log_stream(group, stream)
             now_ms = int(time.time() * 1000)

@@ -1,0 +1,263 @@
+"""End to end on the local AWS: the real CDK CLI bootstraps, deploys, updates and destroys the stack,
+and uploads run the deployed handler, labelled by the offline model.
+
+One server (free port, temporary state folder) and one deployment for the module; the tests run in
+file order, each building on the state the previous ones left (that is the user's path).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from local_aws import cdk_cli
+from local_aws.demo import BY_LABEL_INDEX, SAMPLES, sample_images, search_by_label, stack_outputs, upload, wait_for_labels
+from local_aws.server import LocalAws
+
+STACK = "ImageLabels-dev"
+# What the offline model reliably gives for each sample (see samples/LICENSES.md for the photos).
+EXPECTED_LABELS = {
+    "cat-chelsea.png": {"Cat", "Animal", "Pet"},
+    "coffee cup.jpg": {"Cup"},
+    "cameraman.png": {"Person", "Tripod"},
+    "astronaut-eileen-collins.jpg": {"Person"},
+    "rocket-launch.JPG": {"Rocket"},
+}
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    state = tmp_path_factory.mktemp("local-aws")
+    with LocalAws(state_dir=state, retry_delays_s=(0.2, 0.4)) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def cdk_out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cdk.out")
+
+
+@pytest.fixture(scope="module")
+def clients(aws):
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name=aws.region)
+    return {name: session.client(name, endpoint_url=aws.endpoint_url)
+            for name in ("cloudformation", "s3", "dynamodb", "lambda", "iam", "sqs")}
+
+
+@pytest.fixture(scope="module")
+def outputs(aws, cdk_out, clients) -> dict[str, str]:
+    TIMINGS["bootstrap"] = cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out).seconds
+    TIMINGS["deploy"] = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out).seconds
+    return stack_outputs(clients["cloudformation"], STACK)
+
+
+def image_item(clients, table: str, key: str) -> dict | None:
+    item = clients["dynamodb"].get_item(TableName=table, Key={"ImageId": {"S": key}, "Entry": {"S": "IMAGE"}},
+                                        ConsistentRead=True).get("Item")
+    return None if item is None else {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+
+
+def label_entries(clients, table: str, key: str) -> list[dict]:
+    return clients["dynamodb"].query(
+        TableName=table, KeyConditionExpression="ImageId = :id AND begins_with(Entry, :prefix)",
+        ExpressionAttributeValues={":id": {"S": key}, ":prefix": {"S": "LABEL#"}},
+    )["Items"]
+
+
+def test_deploy_creates_the_stack_with_its_outputs_and_wiring(outputs, clients):
+    stack = clients["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert set(outputs) == {"BucketName", "TableName", "FunctionName", "FailedEventsQueueUrl"}
+
+    bucket = outputs["BucketName"]
+    assert clients["s3"].get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    notifications = clients["s3"].get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    assert len(notifications) == 12  # created and removed, six suffixes each: the custom resource ran
+    assert {n["LambdaFunctionArn"].rsplit(":", 1)[1] for n in notifications} == {outputs["FunctionName"]}
+
+    invoke_config = clients["lambda"].get_function_event_invoke_config(FunctionName=outputs["FunctionName"])
+    queue_arn = clients["sqs"].get_queue_attributes(
+        QueueUrl=outputs["FailedEventsQueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["MaximumEventAgeInSeconds"] == 21600
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+
+
+def test_sample_photos_get_their_expected_labels(aws, outputs, clients):
+    started = time.monotonic()
+    versions = upload(clients["s3"], outputs["BucketName"], sample_images(SAMPLES))
+    images = wait_for_labels(clients["dynamodb"], outputs["TableName"], versions, timeout_s=120)
+    TIMINGS["five uploads labelled"] = time.monotonic() - started
+
+    assert set(images) == set(EXPECTED_LABELS)
+    for key, expected in EXPECTED_LABELS.items():
+        image = images[key]
+        names = {label["Name"] for label in image["Labels"]}
+        assert image["Status"] == "LABELLED", (key, image.get("Error"))
+        assert expected <= names, (key, names)
+        assert image["VersionId"] == versions[key]
+        assert all(float(label["Confidence"]) >= 70 for label in image["Labels"])  # the dev stage's minConfidence
+
+
+def test_label_search_finds_exactly_the_right_images(outputs, clients):
+    table = outputs["TableName"]
+    people = search_by_label(clients["dynamodb"], table, "Person")
+    assert {image for image, _ in people} == {"cameraman.png", "astronaut-eileen-collins.jpg"}
+    assert [confidence for _, confidence in people] == sorted((c for _, c in people), reverse=True)
+    assert {image for image, _ in search_by_label(clients["dynamodb"], table, "cat")} == {"cat-chelsea.png"}
+    assert search_by_label(clients["dynamodb"], table, "giraffe") == []
+
+
+def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs, clients):
+    clients["s3"].put_object(Bucket=outputs["BucketName"], Key="notes/not-a-photo.jpg", Body=b"just some text\n")
+    assert aws.wait_idle(60)
+    image = image_item(clients, outputs["TableName"], "notes/not-a-photo.jpg")
+    assert image["Status"] == "FAILED"
+    assert image["Error"]["Code"] == "InvalidImageFormatException"
+    assert label_entries(clients, outputs["TableName"], "notes/not-a-photo.jpg") == []
+
+
+def test_a_delete_removes_the_images_labels(aws, outputs, clients):
+    clients["s3"].delete_object(Bucket=outputs["BucketName"], Key="cat-chelsea.png")  # adds a delete marker
+    assert aws.wait_idle(60)
+    image = image_item(clients, outputs["TableName"], "cat-chelsea.png")
+    assert image["Status"] == "DELETED"
+    assert image["EventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert label_entries(clients, outputs["TableName"], "cat-chelsea.png") == []
+    assert search_by_label(clients["dynamodb"], outputs["TableName"], "cat") == []
+
+
+def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, cdk_out, outputs, clients):
+    # cameraman.png: Tripod and Electronics about 95 %, Person about 92 %.
+    TIMINGS["update"] = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out, context={"minConfidence": "93"}).seconds
+    stack = clients["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    environment = clients["lambda"].get_function_configuration(FunctionName=outputs["FunctionName"])["Environment"]
+    assert environment["Variables"]["MIN_CONFIDENCE"] == "93"
+
+    clients["s3"].put_object(Bucket=outputs["BucketName"], Key="again/cameraman.png",
+                             Body=(SAMPLES / "cameraman.png").read_bytes())
+    assert aws.wait_idle(60)
+    image = image_item(clients, outputs["TableName"], "again/cameraman.png")
+    names = {label["Name"] for label in image["Labels"]}
+    assert image["Status"] == "LABELLED" and image["MinConfidence"] == 93
+    assert "Tripod" in names and "Person" not in names
+    assert {image for image, _ in search_by_label(clients["dynamodb"], outputs["TableName"], "person")} == {
+        "cameraman.png", "astronaut-eileen-collins.jpg"}
+
+
+def test_a_deploy_without_changes_succeeds(aws, cdk_out, outputs):
+    run = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out, context={"minConfidence": "93"})
+    TIMINGS["no-change deploy"] = run.seconds
+    assert "(no changes)" in run.output
+
+
+def iam_requirements(call: dict, *, region: str, account_id: str) -> list[tuple[str, str]]:
+    """The IAM (action, resource) pairs one recorded AWS call needs."""
+    service, operation, params = call["service"], call["operation"], call["params"]
+    if service == "rekognition" and operation == "DetectLabels":
+        needed = [("rekognition:DetectLabels", "*")]
+        s3_object = (params.get("Image") or {}).get("S3Object")
+        if s3_object:
+            # Rekognition reads the object with the caller's permissions.
+            object_arn = f"arn:aws:s3:::{s3_object['Bucket']}/{s3_object['Name']}"
+            needed.append(("s3:GetObject", object_arn))
+            if s3_object.get("Version"):
+                needed.append(("s3:GetObjectVersion", object_arn))
+        return needed
+    if service == "dynamodb":
+        def table_arn(name: str) -> str:
+            return f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
+
+        if operation == "TransactWriteItems":
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            return [(f"dynamodb:{kinds[kind]}", table_arn(body["TableName"]))
+                    for item in params["TransactItems"] for kind, body in item.items()]
+        if operation == "TransactGetItems":
+            return [("dynamodb:GetItem", table_arn(item["Get"]["TableName"])) for item in params["TransactItems"]]
+        resource = table_arn(params["TableName"])
+        if params.get("IndexName"):
+            resource += f"/index/{params['IndexName']}"
+        return [(f"dynamodb:{operation}", resource)]
+    return [(f"{service}:{operation}", "*")]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_allows(statements: list[dict], action: str, resource: str) -> bool:
+    def matches(statement: dict) -> bool:
+        return (any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))
+                and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(statement["Resource"])))
+
+    if any(s["Effect"] == "Deny" and matches(s) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and matches(s) for s in statements)
+
+
+# Granted but never called by the handler itself, and why they stay.
+USED_BY_LAMBDA_NOT_THE_HANDLER = {
+    "logs:CreateLogStream": "Lambda writes the function's log stream with the function's role",
+    "logs:PutLogEvents": "Lambda writes the function's log events with the function's role",
+    "sqs:SendMessage": "Lambda sends failed asynchronous events to the on-failure destination with the role",
+}
+
+
+def test_the_labellers_role_allows_every_call_it_made_and_nothing_unused(aws, outputs, clients):
+    calls = [json.loads(line) for line in (aws.state_dir / "aws-calls.jsonl").read_text().splitlines()]
+    calls = [call for call in calls if call["function"] == outputs["FunctionName"]]
+    assert {call["operation"] for call in calls} >= {"DetectLabels", "GetItem", "TransactWriteItems"}
+
+    role_arn = clients["lambda"].get_function_configuration(FunctionName=outputs["FunctionName"])["Role"]
+    role_name = role_arn.rsplit("/", 1)[1]
+    assert clients["iam"].list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    statements = []
+    for policy_name in clients["iam"].list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = clients["iam"].get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        statements += _as_list(document["Statement"])
+    assert statements, "the role has no inline policy"
+
+    needed = {pair for call in calls for pair in iam_requirements(call, region=aws.region, account_id=aws.account_id)}
+    refused = sorted(pair for pair in needed if not policy_allows(statements, *pair))
+    assert refused == [], f"the deployed role does not allow: {refused}"
+
+    granted = {action for statement in statements if statement["Effect"] == "Allow"
+               for action in _as_list(statement["Action"])}
+    used = {action for action, _ in needed}
+    unused = sorted(granted - used - set(USED_BY_LAMBDA_NOT_THE_HANDLER))
+    assert unused == [], f"granted but never used in this run: {unused}"
+    assert "*" not in {resource for s in statements for resource in _as_list(s["Resource"])
+                       if "rekognition:DetectLabels" not in _as_list(s["Action"])}
+
+
+def empty_bucket(s3, bucket: str) -> None:
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+
+
+def test_destroy_leaves_no_stack(aws, cdk_out, outputs, clients):
+    assert aws.wait_idle(60)
+    s3 = clients["s3"]
+    buckets = [bucket["Name"] for bucket in s3.list_buckets()["Buckets"] if bucket["Name"].startswith("imagelabels-dev-")]
+    for bucket in buckets:  # as the README says: a dev stack's buckets must be emptied first
+        empty_bucket(s3, bucket)
+    assert aws.wait_idle(60)
+    TIMINGS["destroy"] = cdk_cli.destroy(aws.endpoint, STACK, output_dir=cdk_out).seconds
+
+    live = [s["StackName"] for s in clients["cloudformation"].describe_stacks()["Stacks"]]
+    assert STACK not in live
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("imagelabels-dev-")] == []
+    assert outputs["TableName"] not in clients["dynamodb"].list_tables()["TableNames"]
+    assert outputs["FunctionName"] not in {f["FunctionName"] for f in clients["lambda"].list_functions()["Functions"]}
+    print("\nlocal AWS timings (s):", {name: round(seconds, 1) for name, seconds in TIMINGS.items()})
