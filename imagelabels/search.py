@@ -3,6 +3,7 @@ No command here ever scans the table."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -57,6 +58,7 @@ def search_images(
     keys = list(dict.fromkeys(label_key(name) for name in labels if label_key(name)))
     if not keys:
         return []
+    typed_order = list(keys)  # hits list their labels in the order the user gave them
     if len(keys) > 1:
         counts = label_counts(dynamodb, table, keys, stats=stats)
         if min(counts.values()) <= 0:
@@ -98,14 +100,15 @@ def search_images(
                 stats=stats,
             )
         for entry in batch:
-            found = {entry["Label"]: entry["Confidence"]}
+            found = {rarest: (entry["Label"], entry["Confidence"])}
             for other in others:
                 other_entry = entries.get((entry["ImageId"], "LABEL#" + other))
                 if other_entry is None or (min_confidence is not None and other_entry["Confidence"] < Decimal(str(min_confidence))):
                     break
-                found[other_entry["Label"]] = other_entry["Confidence"]
+                found[other] = (other_entry["Label"], other_entry["Confidence"])
             else:
-                hits.append(SearchHit(key=entry["ImageId"], bucket=entry.get("Bucket", ""), confidence=min(found.values()), labels=found))
+                named = dict(found[key] for key in typed_order)
+                hits.append(SearchHit(key=entry["ImageId"], bucket=entry.get("Bucket", ""), confidence=min(named.values()), labels=named))
 
     for entry in candidates:
         batch.append(entry)
@@ -196,3 +199,18 @@ def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> l
         for counter in counters.values()
     ]
     return sorted((count for count in counts if count.images > 0), key=lambda count: (-count.images, count.label.casefold()))
+
+
+def unknown_labels_with_suggestions(dynamodb, table: str, labels: list[str]) -> dict[str, list[str]]:
+    """For a search that found nothing: each asked-for label no image carries, with the library's
+    labels that look like it ("cats" -> Cat). Only runs after an empty answer."""
+    keys = {name: label_key(name) for name in labels if label_key(name)}
+    counts = label_counts(dynamodb, table, list(dict.fromkeys(keys.values())))
+    unknown = [name for name, key in keys.items() if counts.get(key, 0) <= 0]
+    if not unknown:
+        return {}
+    known = {count.label.casefold(): count.label for count in library_labels(dynamodb, table)}
+    return {
+        name: [known[match] for match in difflib.get_close_matches(keys[name], list(known), n=3, cutoff=0.6)]
+        for name in unknown
+    }

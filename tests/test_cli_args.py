@@ -174,6 +174,14 @@ def test_an_unreachable_endpoint_is_one_line_without_traceback():
     assert len(err.splitlines()) == 1
 
 
+def test_aws_endpoint_url_from_the_environment_is_honoured(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["--region", REGION, "--stack", "S", "labels"], stdout=stdout, stderr=stderr, environ=dict(os.environ))
+    assert code == 1
+    assert stderr.getvalue().startswith("imagelabels: cannot reach http://127.0.0.1:9:")
+
+
 @pytest.mark.parametrize(
     "error, line",
     [

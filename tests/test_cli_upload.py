@@ -3,7 +3,6 @@ skipped and why, --wait reporting the labels the real handler wrote for exactly 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
