@@ -22,6 +22,7 @@ import logging
 import os
 import statistics
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,6 +48,28 @@ def model_rate(images: list[bytes], threads: int) -> float:
     return len(images) / (time.perf_counter() - started)
 
 
+class PeakRunning:
+    """The most invocations seen running at once (sampled every 10 ms): the limit at work."""
+
+    def __init__(self, stack: DeployedStack) -> None:
+        self._stack = stack
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.value = 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.value = max(self.value, self._stack.stats()["in_flight"])
+
+    def __enter__(self) -> "PeakRunning":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_level(stack: DeployedStack, level: int, images: list[bytes], warm_up: list[bytes]) -> dict:
     redeploy_s = redeploy(stack, context={"reservedConcurrency": str(level)})
     configured = stack.lambda_.get_function_concurrency(FunctionName=stack.function_name)
@@ -58,9 +81,12 @@ def run_level(stack: DeployedStack, level: int, images: list[bytes], warm_up: li
     invocations_before = len(stack.aws.invocations)
     before = stack.stats()
     keys = {f"bench/c{level}/img-{n:03d}.jpg": body for n, body in enumerate(images)}
+    load_before = os.getloadavg()[0]
+    peak = PeakRunning(stack)
     started = time.monotonic()
-    stack.put_many(keys, threads=16)
-    stack.wait_idle(1800)
+    with peak:
+        stack.put_many(keys, threads=16)
+        stack.wait_idle(1800)
     seconds = time.monotonic() - started
     after = stack.stats()
 
@@ -76,6 +102,8 @@ def run_level(stack: DeployedStack, level: int, images: list[bytes], warm_up: li
         "invocation_s": statistics.mean(durations),
         "waited_for_slot": after["throttled"] - before["throttled"],
         "redeploy_s": redeploy_s,
+        "peak_running": peak.value,
+        "load_average": load_before,
     }
 
 
@@ -104,14 +132,16 @@ def main() -> None:
             results.append(result)
             print(f"  reserved concurrency {level}: {result['per_minute']:.0f} images/min "
                   f"({result['images']} in {result['seconds']:.1f} s; {result['invocation_s']:.2f} s an invocation; "
-                  f"update deploy {result['redeploy_s']:.0f} s)", flush=True)
+                  f"at most {result['peak_running']} running at once; update deploy {result['redeploy_s']:.0f} s; "
+                  f"load average {result['load_average']:.1f} before)", flush=True)
         assert_label_index_consistent(stack)
 
     base = results[0]["per_minute"]
-    print("\nreserved concurrency | images/min | ratio to the first | s per invocation | events that waited for a slot")
+    print("\n| reserved concurrency | images/min | ratio to 1 | s per invocation | most running at once |")
+    print("| --- | --- | --- | --- | --- |")
     for result in results:
-        print(f"{result['level']:>20} | {result['per_minute']:>10.0f} | {result['per_minute'] / base:>18.2f} | "
-              f"{result['invocation_s']:>16.2f} | {result['waited_for_slot']:>5}")
+        print(f"| {result['level']} | {result['per_minute']:.0f} | {result['per_minute'] / base:.2f} | "
+              f"{result['invocation_s']:.2f} | {result['peak_running']} |")
     print(f"\n{os.cpu_count()} cores bound the local figures (the model alone: {rates[2] * 60:.0f} images/min on 2 "
           "callers). On AWS: images/min ~= 60 x min(reserved concurrency / seconds per image, DetectLabels TPS quota).")
 
