@@ -225,7 +225,8 @@ class _NoTableCopy:
         return value
 
 
-def make_moto_dynamodb_transactions_safe() -> None:
+@contextlib.contextmanager
+def moto_dynamodb_transactions_made_safe() -> Iterator[None]:
     """WORKAROUND (belongs in local_aws/moto_adjustments.py, owned by the server branch).
 
     moto 5.2.5's threaded server answers requests concurrently, but its DynamoDB backend has no
@@ -233,17 +234,15 @@ def make_moto_dynamodb_transactions_safe() -> None:
     transaction (0.6 s for a 6,000-item table: a 1,000-image load becomes quadratic), (b) copies
     while other threads write ("dictionary changed size during iteration" answered as HTTP 500),
     and (c) rolls a cancelled transaction back by putting that whole copy back, erasing what other
-    transactions wrote meanwhile. Here: one lock around the backend's reads and writes, and a
-    rollback that restores only the items the transaction touched (copied before it runs)."""
+    transactions wrote meanwhile. Here, while the context lasts: one lock around the backend's reads
+    and writes, and a rollback that restores only the items the transaction touched (copied before
+    it runs). moto's own methods are put back on exit, so other test modules see moto unchanged."""
     from moto.dynamodb import models as dynamodb_models
 
     backend_class = dynamodb_models.DynamoDBBackend
-    if getattr(backend_class, "_local_stack_safe", False):
-        return
-    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
-        backend_class.__dict__[name]  # fail loudly if moto renamed it
-        setattr(backend_class, name, _locked(getattr(backend_class, name)))
-    original_transact = backend_class.transact_write_items
+    names = ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "transact_write_items")
+    originals = {name: backend_class.__dict__[name] for name in names}  # KeyError if moto renamed one
+    original_transact = originals["transact_write_items"]
 
     def transact_write_items(self, transact_items):
         with _DYNAMODB_LOCK:
@@ -258,8 +257,14 @@ def make_moto_dynamodb_transactions_safe() -> None:
             finally:
                 dynamodb_models.copy = copy
 
+    for name in names[:-1]:
+        setattr(backend_class, name, _locked(originals[name]))
     backend_class.transact_write_items = transact_write_items
-    backend_class._local_stack_safe = True
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(backend_class, name, method)
 
 
 def _locked(method):
@@ -397,7 +402,7 @@ def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, s
     with contextlib.ExitStack() as cleanup:
         if state_dir is None:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
-        make_moto_dynamodb_transactions_safe()
+        cleanup.enter_context(moto_dynamodb_transactions_made_safe())
         aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
                        retry_delays_s=retry_delays_s)
         aws.start()
