@@ -49,9 +49,10 @@ def label_names(image: dict) -> set[str]:
 # ---- Rekognition throttles ---------------------------------------------------------------------
 
 def test_throttled_detect_labels_ends_labelled_through_lambda_retries(deployed_stack: DeployedStack, injector):
-    """Two uploads meet 12 throttled DetectLabels calls: more than one invocation's 6 attempts, so at
-    least one invocation fails and Lambda runs its event again; fewer than an event's 18, so no
-    event can exhaust its retries. Both images end labelled; nothing is failed or captured."""
+    """Two uploads meet 12 throttled DetectLabels calls. An invocation that succeeds saw at most 5 of
+    them, so two succeeding first invocations would account for 10 at most: at least one used up
+    its 6 attempts and Lambda ran its event again. An event would need 18 to exhaust Lambda's
+    retries, so none can. Both images end labelled; nothing is failed or captured."""
     stack = deployed_stack
     uploads = {"throttled/cat.png": (cat_png(), "Cat"), "throttled/coffee.jpg": (coffee_jpeg(), "Cup")}
     throttled_calls = CALL_ATTEMPTS * len(uploads)
