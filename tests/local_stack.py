@@ -48,7 +48,7 @@ def plain(item: Mapping[str, dict]) -> dict:
     return {name: _deserialize(value) for name, value in item.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TableSnapshot:
     """Every item of the label table, read with a consistent Scan, grouped by kind."""
 
