@@ -1,0 +1,429 @@
+"""A deployed image-labels stack on the local AWS, for end-to-end tests and benchmarks.
+
+`deploy_local_stack()` starts the local AWS in this process (moto's state is per process), runs the
+project's real `cdk bootstrap` and `cdk deploy` against it, and yields a `DeployedStack`: clients on
+the endpoint, the stack's outputs, and readers of the label table and the failed-events queue that
+each go to the service (never to a cache of what the test wrote).
+
+Test modules share one deployment: `deployed_stack` below is a module-scoped fixture; a module
+that needs other context values defines its own fixture around `deploy_local_stack(context=...)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import boto3
+import cv2
+import numpy as np
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+
+from local_aws import cdk_cli
+from local_aws.server import LocalAws
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
+IMAGE_ENTRY = "IMAGE"
+LABEL_PREFIX = "LABEL#"
+COUNTER_ENTRY = "COUNT"
+
+_deserialize = TypeDeserializer().deserialize
+
+
+def plain(item: Mapping[str, dict]) -> dict:
+    return {name: _deserialize(value) for name, value in item.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSnapshot:
+    """Every item of the label table, read with a consistent Scan, grouped by kind."""
+
+    images: dict[str, dict]  # ImageId -> image item
+    label_entries: dict[str, list[dict]]  # ImageId -> its LABEL# items
+    counters: dict[str, int]  # LabelKey -> ImageCount of its COUNT item
+    other: list[dict] = field(default_factory=list)
+
+    def status_counts(self) -> Counter:
+        return Counter(item.get("Status") for item in self.images.values())
+
+
+class DeployedStack:
+    """The deployed stack and what a test needs to drive it and to read its state."""
+
+    def __init__(self, *, aws: LocalAws, outputs: dict[str, str], deploy_seconds: float) -> None:
+        self.aws = aws
+        self.endpoint = aws.endpoint
+        self.outputs = outputs
+        self.deploy_seconds = deploy_seconds
+        self.bucket = outputs["BucketName"]
+        self.table = outputs["TableName"]
+        self.function_name = outputs["FunctionName"]
+        self.queue_url = outputs["FailedEventsQueueUrl"]
+        session = boto3.session.Session(
+            aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
+            aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
+            region_name=self.endpoint.region,
+        )
+        # Many upload threads share the S3 client; the test's own calls never retry silently
+        # into a pass, except throttling, which the local AWS does not answer unless injected.
+        config = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 3})
+        self.s3 = session.client("s3", endpoint_url=self.endpoint.endpoint_url, config=config)
+        self.dynamodb = session.client("dynamodb", endpoint_url=self.endpoint.endpoint_url, config=config)
+        self.sqs = session.client("sqs", endpoint_url=self.endpoint.endpoint_url, config=config)
+        self.lambda_ = session.client("lambda", endpoint_url=self.endpoint.endpoint_url, config=config)
+
+    # ---- driving --------------------------------------------------------------------------------
+
+    def put(self, key: str, body: bytes) -> str:
+        """Upload; returns the new VersionId."""
+        return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body).get("VersionId", "")
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def put_many(self, objects: Mapping[str, bytes], *, threads: int = 8) -> dict[str, str]:
+        """Concurrent uploads (as a bulk upload tool makes them); key -> VersionId."""
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="upload") as pool:
+            versions = list(pool.map(lambda pair: self.put(*pair), objects.items()))
+        return dict(zip(objects, versions))
+
+    def wait_idle(self, timeout_s: float) -> None:
+        """Until no asynchronous invocation is queued, running or waiting for a retry."""
+        if not self.aws.wait_idle(timeout_s):
+            raise AssertionError(f"the labeller was still busy after {timeout_s:.0f} s: {self.stats()}")
+
+    def stats(self) -> dict:
+        """The AsyncInvoker's counters (cumulative since the local AWS started)."""
+        return self.aws.async_stats()
+
+    def cli(self, *args: str) -> tuple[int, str, str]:
+        """`imagelabels ARGS` in this process against this stack: (exit code, stdout, stderr)."""
+        from imagelabels.cli import main
+
+        stdout, stderr = io.StringIO(), io.StringIO()
+        argv = [*args, "--endpoint-url", self.endpoint.endpoint_url, "--stack", STACK_NAME,
+                "--region", self.endpoint.region]
+        environ = {"AWS_ACCESS_KEY_ID": cdk_cli.FAKE_ACCESS_KEY_ID,
+                   "AWS_SECRET_ACCESS_KEY": cdk_cli.FAKE_SECRET_ACCESS_KEY}
+        code = main(argv, environ=environ, stdout=stdout, stderr=stderr)
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    # ---- reading the table ----------------------------------------------------------------------
+
+    def image(self, key: str) -> dict | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key={"ImageId": {"S": key}, "Entry": {"S": IMAGE_ENTRY}},
+                                      ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def label_entries(self, key: str) -> list[dict]:
+        """The image's LABEL# items, by Query on the table."""
+        return self._query(TableName=self.table, ConsistentRead=True,
+                           KeyConditionExpression="ImageId = :id AND begins_with(Entry, :prefix)",
+                           ExpressionAttributeValues={":id": {"S": key}, ":prefix": {"S": LABEL_PREFIX}})
+
+    def images_with_label(self, label_key: str) -> list[str]:
+        """ImageIds carrying a label, by Query on the ByLabel index (duplicates kept, to be seen)."""
+        items = self._query(TableName=self.table, IndexName="ByLabel", KeyConditionExpression="LabelKey = :label",
+                            ExpressionAttributeValues={":label": {"S": label_key}})
+        return [item["ImageId"] for item in items]
+
+    def catalog(self) -> list[str]:
+        """LabelKeys of the counters, by Query on the LabelCatalog index."""
+        items = self._query(TableName=self.table, IndexName="LabelCatalog", KeyConditionExpression="Catalog = :c",
+                            ExpressionAttributeValues={":c": {"S": "LABELS"}})
+        return [item["LabelKey"] for item in items]
+
+    def counter(self, label_key: str) -> int | None:
+        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
+                                      Key={"ImageId": {"S": LABEL_PREFIX + label_key}, "Entry": {"S": COUNTER_ENTRY}}
+                                      ).get("Item")
+        return None if item is None else int(plain(item)["ImageCount"])
+
+    def snapshot(self) -> TableSnapshot:
+        images: dict[str, dict] = {}
+        entries: dict[str, list[dict]] = {}
+        counters: dict[str, int] = {}
+        other: list[dict] = []
+        for item in self._scan():
+            entry = item["Entry"]
+            if entry == IMAGE_ENTRY:
+                images[item["ImageId"]] = item
+            elif entry.startswith(LABEL_PREFIX):
+                entries.setdefault(item["ImageId"], []).append(item)
+            elif entry == COUNTER_ENTRY and item["ImageId"].startswith(LABEL_PREFIX):
+                counters[item["LabelKey"]] = int(item["ImageCount"])
+            else:
+                other.append(item)
+        return TableSnapshot(images=images, label_entries=entries, counters=counters, other=other)
+
+    def _query(self, **kwargs) -> list[dict]:
+        items = []
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            items += [plain(item) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _scan(self) -> list[dict]:
+        items, kwargs = [], {"TableName": self.table, "ConsistentRead": True}
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items += [plain(item) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ---- the failed-events queue ----------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def peek_queue(self) -> list[dict]:
+        """Every message body (parsed), left in the queue: received with visibility 0."""
+        bodies: dict[str, dict] = {}
+        for _ in range(20):
+            response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                VisibilityTimeout=0, WaitTimeSeconds=0)
+            messages = response.get("Messages", [])
+            fresh = [message for message in messages if message["MessageId"] not in bodies]
+            for message in fresh:
+                bodies[message["MessageId"]] = json.loads(message["Body"])
+            if len(bodies) >= self.queue_depth():
+                break
+        return list(bodies.values())
+
+
+# ---- a workaround for moto 5.2.5's DynamoDB under concurrent writers ---------------------------
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+class _NoTableCopy:
+    """Stands in for the `copy` module inside moto's transact_write_items (see below)."""
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value
+
+
+@contextlib.contextmanager
+def moto_dynamodb_transactions_made_safe() -> Iterator[None]:
+    """WORKAROUND (belongs in local_aws/moto_adjustments.py, owned by the server branch).
+
+    moto 5.2.5's threaded server answers requests concurrently, but its DynamoDB backend has no
+    lock, and `transact_write_items` (a) deep-copies every table it touches before each
+    transaction (0.6 s for a 6,000-item table: a 1,000-image load becomes quadratic), (b) copies
+    while other threads write ("dictionary changed size during iteration" answered as HTTP 500),
+    and (c) rolls a cancelled transaction back by putting that whole copy back, erasing what other
+    transactions wrote meanwhile. Here, while the context lasts: one lock around the backend's reads
+    and writes, and a rollback that restores only the items the transaction touched (copied before
+    it runs). moto's own methods are put back on exit, so other test modules see moto unchanged."""
+    from moto.dynamodb import models as dynamodb_models
+
+    backend_class = dynamodb_models.DynamoDBBackend
+    names = ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "transact_write_items")
+    originals = {name: backend_class.__dict__[name] for name in names}  # KeyError if moto renamed one
+    original_transact = originals["transact_write_items"]
+
+    def transact_write_items(self, transact_items):
+        with _DYNAMODB_LOCK:
+            touched = _touched_items(self, transact_items)
+            dynamodb_models.copy = _NoTableCopy  # moto's whole-table backup becomes the live table
+            try:
+                return original_transact(self, transact_items)
+            except Exception:
+                for table, hash_value, range_value, before in touched:
+                    _restore_item(table, hash_value, range_value, before)
+                raise
+            finally:
+                dynamodb_models.copy = copy
+
+    for name in names[:-1]:
+        setattr(backend_class, name, _locked(originals[name]))
+    backend_class.transact_write_items = transact_write_items
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(backend_class, name, method)
+
+
+def _locked(method):
+    def locked(*args, **kwargs):
+        with _DYNAMODB_LOCK:
+            return method(*args, **kwargs)
+
+    locked.__wrapped__ = method
+    return locked
+
+
+def _touched_items(backend, transact_items) -> list[tuple]:
+    touched = []
+    for entry in transact_items:
+        try:
+            operation = next(iter(entry.values()))
+            table = backend.tables.get(operation.get("TableName"))
+            if table is None:
+                continue
+            if "Item" in operation:
+                attrs = operation["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = operation["Key"]
+            hash_value, range_value = backend.get_keys_value(table, key)
+            touched.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        except Exception:  # a malformed request: moto's own validation answers it
+            continue
+    return touched
+
+
+def _restore_item(table, hash_value, range_value, before) -> None:
+    if table.range_key_attr is not None:
+        if before is None:
+            table.items.get(hash_value, {}).pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = before
+    elif before is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = before
+
+
+# ---- images for loads ---------------------------------------------------------------------------
+
+def _sample_pixels() -> list[np.ndarray]:
+    images = []
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            images.append(cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR))
+    return images
+
+
+def varied_images(count: int, seed: int) -> list[bytes]:
+    """Small (96-192 px) crops of the sample photos, flipped, scaled, as JPEG or PNG: real content,
+    so the labels vary as a library's do, and about 10 KB each."""
+    rng = np.random.default_rng(seed)
+    photos = _sample_pixels()
+    bodies = []
+    for n in range(count):
+        photo = photos[n % len(photos)]
+        height, width = photo.shape[:2]
+        side = int(rng.integers(min(height, width) // 2, min(height, width) + 1))
+        top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+        crop = photo[top:top + side, left:left + side]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        size = int(rng.integers(96, 193))
+        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        extension = ".png" if n % 4 == 0 else ".jpg"
+        ok, buffer = cv2.imencode(extension, crop)
+        assert ok
+        bodies.append(buffer.tobytes())
+    return bodies
+
+
+# ---- what must hold in the label table whatever happened ---------------------------------------
+
+def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
+    """Every image's label entries match its image item, no entry is orphaned or kept for a failed or
+    deleted image, and each label's counter equals the images carrying it, counted three ways: the
+    entries of a consistent Scan, a Query on the ByLabel index, and the COUNT item. Returns the Scan."""
+    snapshot = stack.snapshot()
+    problems: list[str] = []
+    carriers: dict[str, set[str]] = {}
+    for image_id, entries in snapshot.label_entries.items():
+        image = snapshot.images.get(image_id)
+        entry_keys = [entry["LabelKey"] for entry in entries]
+        if image is None:
+            problems.append(f"{image_id!r}: label entries {entry_keys} without an image item")
+            continue
+        if image.get("Status") != "LABELLED":
+            problems.append(f"{image_id!r}: {image.get('Status')} but label entries {entry_keys}")
+        for key in entry_keys:
+            carriers.setdefault(key, set()).add(image_id)
+    for image_id, image in snapshot.images.items():
+        entry_keys = sorted(entry["LabelKey"] for entry in snapshot.label_entries.get(image_id, []))
+        if image.get("Status") == "LABELLED":
+            named = sorted({label["Name"].casefold() for label in image.get("Labels") or []})
+            if entry_keys != sorted(image.get("LabelKeys") or []) or entry_keys != named:
+                problems.append(f"{image_id!r}: entries {entry_keys}, LabelKeys {sorted(image.get('LabelKeys') or [])}, "
+                                f"Labels {named}")
+    for label_key in sorted(set(carriers) | set(snapshot.counters)):
+        expected = len(carriers.get(label_key, ()))
+        by_label = stack.images_with_label(label_key)
+        if len(by_label) != len(set(by_label)) or set(by_label) != carriers.get(label_key, set()):
+            problems.append(f"label {label_key!r}: ByLabel index gives {len(by_label)} entries "
+                            f"({len(set(by_label))} images), the table {expected}")
+        if snapshot.counters.get(label_key, 0) != expected:
+            problems.append(f"label {label_key!r}: counter {snapshot.counters.get(label_key)}, images {expected}")
+    catalog = stack.catalog()
+    if len(catalog) != len(set(catalog)) or not set(carriers) <= set(catalog):
+        problems.append(f"LabelCatalog index lists {sorted(catalog)} for labels {sorted(carriers)}")
+    if snapshot.other:
+        problems.append(f"items of no known kind: {snapshot.other[:3]}")
+    assert not problems, "label table inconsistent:\n" + "\n".join(problems[:30])
+    return snapshot
+
+
+def _stack_outputs(aws: LocalAws) -> dict[str, str]:
+    cloudformation = boto3.client("cloudformation", endpoint_url=aws.endpoint_url, region_name=aws.region,
+                                  aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
+                                  aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY)
+    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or []}
+
+
+@contextlib.contextmanager
+def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, str] | None = None,
+                       max_workers_per_function: int = 4,
+                       retry_delays_s: tuple[float, ...] = (1.0, 2.0)) -> Iterator[DeployedStack]:
+    """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop."""
+    with contextlib.ExitStack() as cleanup:
+        if state_dir is None:
+            state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
+        cleanup.enter_context(moto_dynamodb_transactions_made_safe())
+        aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
+                       retry_delays_s=retry_delays_s)
+        aws.start()
+        cleanup.callback(aws.stop)
+        started = time.monotonic()
+        cdk_out = state_dir / "cdk.out"
+        cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out)
+        cdk_cli.deploy(aws.endpoint, STACK_NAME, output_dir=cdk_out, context=dict(context or {}))
+        yield DeployedStack(aws=aws, outputs=_stack_outputs(aws), deploy_seconds=time.monotonic() - started)
+
+
+def redeploy(stack: DeployedStack, *, context: Mapping[str, str]) -> float:
+    """`cdk deploy` again with other context values (an update); returns its seconds."""
+    run = cdk_cli.deploy(stack.endpoint, STACK_NAME, output_dir=stack.aws.state_dir / "cdk.out",
+                         context=dict(context))
+    return run.seconds
+
+
+@pytest.fixture(scope="module")
+def deployed_stack(tmp_path_factory) -> Iterator[DeployedStack]:
+    """One deployed dev stack per test module (a deploy takes ~10 s)."""
+    logging.getLogger("local_aws").setLevel(logging.WARNING)
+    with deploy_local_stack(state_dir=tmp_path_factory.mktemp("local-aws")) as stack:
+        yield stack
