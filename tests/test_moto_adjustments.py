@@ -17,6 +17,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_aws import moto_adjustments as adjustments
@@ -58,6 +59,7 @@ s3 = boto3.client("s3")
 
 def handler(event, context):
     if isinstance(event, dict) and event.get("sleep"):
+        s3.put_object(Bucket="%(records)s", Key=f"started/{context.aws_request_id}", Body=b"")
         time.sleep(event["sleep"])
     if isinstance(event, dict) and event.get("fail"):
         raise RuntimeError("asked to fail")
@@ -310,19 +312,22 @@ def test_invoke_beyond_reserved_concurrency_is_throttled(aws, client):
     create_function(client, "single-slot", EVENT_RECORDER)
     client("lambda").put_function_concurrency(FunctionName="single-slot", ReservedConcurrentExecutions=1)
     busy = threading.Thread(target=lambda: client("lambda").invoke(FunctionName="single-slot",
-                                                                    Payload=json.dumps({"sleep": 4})))
+                                                                    Payload=json.dumps({"sleep": 5})))
     busy.start()
-    throttled = None
-    while busy.is_alive() and throttled is None:  # until the slow call holds the only slot
-        try:
-            client("lambda").invoke(FunctionName="single-slot", Payload=b"{}")
-        except ClientError as error:
-            throttled = error.response
-        time.sleep(0.1)
+    # Probe only once the slow call is inside its handler (it marks that in S3), so that the probe
+    # cannot take the only slot first, however slow this machine is today.
+    deadline = time.monotonic() + 60
+    while not client("s3").list_objects_v2(Bucket=RECORDS, Prefix="started/").get("KeyCount"):
+        assert time.monotonic() < deadline, "the slow call never started"
+        time.sleep(0.05)
+    probe = boto3.client("lambda", endpoint_url=aws.endpoint_url, region_name=aws.region,
+                         aws_access_key_id="testing", aws_secret_access_key="testing",
+                         config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    with pytest.raises(ClientError) as raised:
+        probe.invoke(FunctionName="single-slot", Payload=b"{}")
     busy.join()
-    assert throttled is not None, "a second call never found the only slot taken"
-    assert throttled["Error"]["Code"] == "TooManyRequestsException"
-    assert throttled["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
 
 
 def test_moto_still_does_not_model_event_invoke_config_in_cloudformation():
