@@ -768,8 +768,11 @@ def shape_s3_event_records_like_s3() -> None:
     DeleteObject that creates a delete marker, and for a DeleteObject with a VersionId only when
     the last version goes, naming the current key. S3 sends `ObjectRemoved:DeleteMarkerCreated`
     (with the marker's version id) and `ObjectRemoved:Delete` (with the deleted version's id)
-    every time. Instead: each event gets a strictly increasing sequencer and the version id, and
-    delete_object sends S3's removal events (moto's own removal events are suppressed there).
+    every time. And a DeleteObject of a key that never existed adds a delete marker on S3 (and
+    notifies it), where moto adds nothing: the labeller's tombstone for such a delete, which keeps
+    a late, older upload event from labelling a deleted key, would never be written locally.
+    Instead: each event gets a strictly increasing sequencer and the version id, delete_object adds
+    the marker S3 adds and sends S3's removal events (moto's own are suppressed there).
     """
     _keep_original("notifications._get_s3_event", s3_notifications._get_s3_event)
     _keep_original("notifications.send_event", s3_notifications.send_event)
@@ -807,6 +810,13 @@ def shape_s3_event_records_like_s3() -> None:
         bucket = self.get_bucket(bucket_name)
         versioned = bool(getattr(bucket, "is_versioned", False))
         existed = key_name in bucket.keys
+        if versioned and version_id is None and not existed:
+            # S3 adds a delete marker even for a key it never held, and notifies it.
+            marker = s3_models.FakeDeleteMarker(key=_RemovedObject(key_name, None))
+            bucket.keys[key_name] = marker
+            send_event(self.account_id, s3_notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+                       bucket, _RemovedObject(key_name, marker.version_id))
+            return True, {"version-id": marker.version_id, "delete-marker": "true"}
         deleted_version = None
         if versioned and version_id is not None:
             deleted_version = next(

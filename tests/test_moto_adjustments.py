@@ -434,6 +434,47 @@ def test_s3_events_reach_the_function_asynchronously_shaped_like_s3s(aws, client
     client("cloudformation").delete_stack(StackName="bucket-stack")
 
 
+def test_moto_still_adds_no_delete_marker_for_a_key_it_never_held(aws, client):
+    client("s3").create_bucket(Bucket="unadjusted-markers")
+    client("s3").put_bucket_versioning(Bucket="unadjusted-markers", VersioningConfiguration={"Status": "Enabled"})
+    backend = adjustments.s3_models.s3_backends[aws.account_id]["aws"]
+    assert adjustments.ORIGINALS["S3Backend.delete_object"](backend, "unadjusted-markers", "never.png") == (False, {})
+    assert "never.png" not in backend.get_bucket("unadjusted-markers").keys
+
+
+def test_deleting_a_key_never_held_in_a_versioned_bucket_adds_a_marker_and_notifies(aws, client):
+    s3 = client("s3")
+    s3.create_bucket(Bucket="never-held")
+    s3.put_bucket_versioning(Bucket="never-held", VersioningConfiguration={"Status": "Enabled"})
+    recorder_arn = create_function(client, "never-held-recorder", EVENT_RECORDER)
+    s3.put_bucket_notification_configuration(Bucket="never-held", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": recorder_arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    clear_records(client, "events/")
+
+    deleted = s3.delete_object(Bucket="never-held", Key="never.png")
+    assert deleted["DeleteMarker"] is True and deleted["VersionId"]
+    marker, = s3.list_object_versions(Bucket="never-held")["DeleteMarkers"]
+    assert (marker["Key"], marker["VersionId"], marker["IsLatest"]) == ("never.png", deleted["VersionId"], True)
+    with pytest.raises(ClientError) as raised:
+        s3.get_object(Bucket="never-held", Key="never.png")
+    assert raised.value.response["Error"]["Code"] == "NoSuchKey"
+    assert aws.wait_idle(30)
+    record, = [event["Records"][0] for event in records(client, "events/")]
+    assert record["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert record["s3"]["object"]["key"] == "never.png"
+    assert record["s3"]["object"]["versionId"] == deleted["VersionId"]
+    assert record["s3"]["object"]["sequencer"]
+
+    # An upload after it is the current version; removing the marker leaves it; both events are S3's.
+    uploaded = s3.put_object(Bucket="never-held", Key="never.png", Body=b"now")["VersionId"]
+    assert s3.get_object(Bucket="never-held", Key="never.png")["Body"].read() == b"now"
+    s3.delete_object(Bucket="never-held", Key="never.png", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket="never-held", Key="never.png")["VersionId"] == uploaded
+    assert aws.wait_idle(30)
+    names = sorted(event["Records"][0]["eventName"] for event in records(client, "events/"))
+    assert names == ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"]
+
+
 # ---- DynamoDB ------------------------------------------------------------------------------------
 
 
