@@ -31,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from local_aws import cdk_cli
-from local_aws.server import LocalAws
+from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, LocalAws
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
@@ -297,13 +297,15 @@ def _stack_outputs(aws: LocalAws) -> dict[str, str]:
 @contextlib.contextmanager
 def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, str] | None = None,
                        max_workers_per_function: int = 4,
-                       retry_delays_s: tuple[float, ...] = (1.0, 2.0)) -> Iterator[DeployedStack]:
-    """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop."""
+                       retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+                       detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE) -> Iterator[DeployedStack]:
+    """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop.
+    `detect_labels_cache_size=0` runs the model for every DetectLabels (benchmarks of its speed)."""
     with contextlib.ExitStack() as cleanup:
         if state_dir is None:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
         aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
-                       retry_delays_s=retry_delays_s)
+                       retry_delays_s=retry_delays_s, detect_labels_cache_size=detect_labels_cache_size)
         aws.start()
         cleanup.callback(aws.stop)
         started = time.monotonic()

@@ -589,3 +589,24 @@ def test_detect_labels_is_answered_by_the_offline_model_from_s3(client):
             rekognition.detect_labels(Image={"S3Object": image})
         assert raised.value.response["Error"]["Code"] == code
     assert version is None  # unversioned bucket: no VersionId, and none needed
+
+
+def test_the_server_answers_identical_detect_labels_requests_from_its_cache(aws, client, tmp_path):
+    s3, rekognition = client("s3"), client("rekognition")
+    s3.create_bucket(Bucket="rekognition-cache")
+    cat = (SAMPLES / "cat-chelsea.png").read_bytes()
+    s3.put_object(Bucket="rekognition-cache", Key="one.png", Body=cat)
+    s3.put_object(Bucket="rekognition-cache", Key="two.png", Body=cat)  # other key, same bytes
+    cache = aws.detect_labels_cache
+    hits, misses = cache.hits, cache.misses
+    first = rekognition.detect_labels(Image={"S3Object": {"Bucket": "rekognition-cache", "Name": "one.png"}},
+                                      MinConfidence=55)
+    second = rekognition.detect_labels(Image={"S3Object": {"Bucket": "rekognition-cache", "Name": "two.png"}},
+                                       MinConfidence=55)
+    assert (cache.hits - hits, cache.misses - misses) == (1, 1)
+    assert first["Labels"] == second["Labels"] and "Cat" in {label["Name"] for label in first["Labels"]}
+
+    assert LocalAws(state_dir=tmp_path, detect_labels_cache_size=0).detect_labels_cache is None
+    assert LocalAws(state_dir=tmp_path, detect_labels_cache_size=3).detect_labels_cache.max_entries == 3
+    with pytest.raises(ValueError):
+        LocalAws(state_dir=tmp_path, detect_labels_cache_size=-1)
