@@ -20,6 +20,8 @@ DEFAULT_REGION = "us-east-1"
 # moto's default account: every request with the fake credentials lands in it.
 DEFAULT_ACCOUNT_ID = "123456789012"
 LOOPBACK = "127.0.0.1"
+# DetectLabels answers kept (each a few KB): enough for a demo library's distinct images.
+DEFAULT_DETECT_LABELS_CACHE_SIZE = 1024
 
 # What a user must know before trusting a green deploy here (printed at start, and in README).
 NOT_ENFORCED = (
@@ -89,7 +91,12 @@ class LocalAws:
         account_id: str = DEFAULT_ACCOUNT_ID,
         max_workers_per_function: int = 4,
         retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+        detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE,
     ) -> None:
+        from local_aws.rekognition_api import DetectLabelsCache
+
+        if detect_labels_cache_size < 0:
+            raise ValueError("detect_labels_cache_size is a number of answers, 0 to disable the cache")
         self.state_dir = Path(state_dir).resolve()
         self.region = region
         self.account_id = account_id
@@ -101,6 +108,10 @@ class LocalAws:
         self._invoker = None
         self._labeller = None
         self._labeller_lock = threading.Lock()
+        # DetectLabels answers for identical image bytes and parameters, computed once (None: off).
+        self.detect_labels_cache: DetectLabelsCache | None = (
+            DetectLabelsCache(max_entries=detect_labels_cache_size) if detect_labels_cache_size else None
+        )
         self._records_lock = threading.Lock()
         self.invocations: list[dict] = []
         self.endpoint_url = ""
@@ -241,7 +252,8 @@ class LocalAws:
     def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
         from local_aws.rekognition_api import detect_labels_response
 
-        return detect_labels_response(request, labeller=self.labeller(), read_object=read_object)
+        return detect_labels_response(request, labeller=self.labeller(), read_object=read_object,
+                                      cache=self.detect_labels_cache)
 
     def labeller(self):
         """The offline model, loaded once per server at the first DetectLabels."""

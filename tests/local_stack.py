@@ -12,12 +12,10 @@ that needs other context values defines its own fixture around `deploy_local_sta
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import logging
 import tempfile
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from local_aws import cdk_cli
-from local_aws.server import LocalAws
+from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, LocalAws
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
@@ -212,104 +210,6 @@ class DeployedStack:
         return list(bodies.values())
 
 
-# ---- a workaround for moto 5.2.5's DynamoDB under concurrent writers ---------------------------
-
-_DYNAMODB_LOCK = threading.RLock()
-
-
-class _NoTableCopy:
-    """Stands in for the `copy` module inside moto's transact_write_items (see below)."""
-
-    @staticmethod
-    def deepcopy(value, memo=None):
-        return value
-
-
-@contextlib.contextmanager
-def moto_dynamodb_transactions_made_safe() -> Iterator[None]:
-    """WORKAROUND (belongs in local_aws/moto_adjustments.py, owned by the server branch).
-
-    moto 5.2.5's threaded server answers requests concurrently, but its DynamoDB backend has no
-    lock, and `transact_write_items` (a) deep-copies every table it touches before each
-    transaction (0.6 s for a 6,000-item table: a 1,000-image load becomes quadratic), (b) copies
-    while other threads write ("dictionary changed size during iteration" answered as HTTP 500),
-    and (c) rolls a cancelled transaction back by putting that whole copy back, erasing what other
-    transactions wrote meanwhile. Here, while the context lasts: one lock around the backend's reads
-    and writes, and a rollback that restores only the items the transaction touched (copied before
-    it runs). moto's own methods are put back on exit, so other test modules see moto unchanged."""
-    from moto.dynamodb import models as dynamodb_models
-
-    backend_class = dynamodb_models.DynamoDBBackend
-    names = ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "transact_write_items")
-    originals = {name: backend_class.__dict__[name] for name in names}  # KeyError if moto renamed one
-    original_transact = originals["transact_write_items"]
-
-    def transact_write_items(self, transact_items):
-        with _DYNAMODB_LOCK:
-            touched = _touched_items(self, transact_items)
-            dynamodb_models.copy = _NoTableCopy  # moto's whole-table backup becomes the live table
-            try:
-                return original_transact(self, transact_items)
-            except Exception:
-                for table, hash_value, range_value, before in touched:
-                    _restore_item(table, hash_value, range_value, before)
-                raise
-            finally:
-                dynamodb_models.copy = copy
-
-    for name in names[:-1]:
-        setattr(backend_class, name, _locked(originals[name]))
-    backend_class.transact_write_items = transact_write_items
-    try:
-        yield
-    finally:
-        for name, method in originals.items():
-            setattr(backend_class, name, method)
-
-
-def _locked(method):
-    def locked(*args, **kwargs):
-        with _DYNAMODB_LOCK:
-            return method(*args, **kwargs)
-
-    locked.__wrapped__ = method
-    return locked
-
-
-def _touched_items(backend, transact_items) -> list[tuple]:
-    touched = []
-    for entry in transact_items:
-        try:
-            operation = next(iter(entry.values()))
-            table = backend.tables.get(operation.get("TableName"))
-            if table is None:
-                continue
-            if "Item" in operation:
-                attrs = operation["Item"]
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = operation["Key"]
-            hash_value, range_value = backend.get_keys_value(table, key)
-            touched.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
-        except Exception:  # a malformed request: moto's own validation answers it
-            continue
-    return touched
-
-
-def _restore_item(table, hash_value, range_value, before) -> None:
-    if table.range_key_attr is not None:
-        if before is None:
-            table.items.get(hash_value, {}).pop(range_value, None)
-        else:
-            table.items[hash_value][range_value] = before
-    elif before is None:
-        table.items.pop(hash_value, None)
-    else:
-        table.items[hash_value] = before
-
-
 # ---- images for loads ---------------------------------------------------------------------------
 
 def _sample_pixels() -> list[np.ndarray]:
@@ -397,14 +297,15 @@ def _stack_outputs(aws: LocalAws) -> dict[str, str]:
 @contextlib.contextmanager
 def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, str] | None = None,
                        max_workers_per_function: int = 4,
-                       retry_delays_s: tuple[float, ...] = (1.0, 2.0)) -> Iterator[DeployedStack]:
-    """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop."""
+                       retry_delays_s: tuple[float, ...] = (1.0, 2.0),
+                       detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE) -> Iterator[DeployedStack]:
+    """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop.
+    `detect_labels_cache_size=0` runs the model for every DetectLabels (benchmarks of its speed)."""
     with contextlib.ExitStack() as cleanup:
         if state_dir is None:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
-        cleanup.enter_context(moto_dynamodb_transactions_made_safe())
         aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
-                       retry_delays_s=retry_delays_s)
+                       retry_delays_s=retry_delays_s, detect_labels_cache_size=detect_labels_cache_size)
         aws.start()
         cleanup.callback(aws.stop)
         started = time.monotonic()

@@ -12,14 +12,6 @@ from bad_input_corpus import ABSENT, DELETED, FAILED, LABELLED, Case, corpus
 from local_stack import DeployedStack, assert_label_index_consistent, deployed_stack  # noqa: F401 (fixture)
 
 CASES = corpus()
-# On AWS a DeleteObject without VersionId in a versioning-enabled bucket always adds a delete marker,
-# even for a key that never existed ("Only Amazon S3 can create a delete marker, and it does so
-# whenever you send a DELETE Object request on an object in a versioning-enabled or suspended
-# bucket", S3 User Guide, "Working with delete markers"), and notifies ObjectRemoved:DeleteMarkerCreated.
-# moto 5.2.5 adds no marker for a key it never held, and local_aws.moto_adjustments sends a removal
-# event only for a key that existed: the local AWS sends no event for this case. Strict: when the
-# local AWS learns it, the XPASS says to drop this.
-LOCAL_AWS_SENDS_NO_EVENT = {"delete of a never-labelled key"}
 # The bucket notifies .jpg/.jpeg/.png in lower and upper case, as the stack declares.
 NOTIFIED_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
@@ -52,13 +44,7 @@ def outcome(deployed_stack: DeployedStack):
     }
 
 
-def _marks(case: Case):
-    if case.name in LOCAL_AWS_SENDS_NO_EVENT:
-        return [pytest.mark.xfail(strict=True, reason="the local AWS sends no event for a delete of a key it never held")]
-    return []
-
-
-@pytest.mark.parametrize("case", [pytest.param(case, id=case.name, marks=_marks(case)) for case in CASES])
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.name) for case in CASES])
 def test_each_case_ends_in_its_documented_state(deployed_stack: DeployedStack, outcome, case: Case):
     stack = deployed_stack
     image = stack.image(case.key)
@@ -88,8 +74,9 @@ def test_each_case_ends_in_its_documented_state(deployed_stack: DeployedStack, o
 
 def test_no_event_failed_was_retried_or_captured(deployed_stack: DeployedStack, outcome):
     stats = outcome["stats"]
-    notified = sum(len(case.steps) for case in CASES
-                   if case.key.endswith(NOTIFIED_SUFFIXES) and case.name not in LOCAL_AWS_SENDS_NO_EVENT)
+    # Every step of a notified key is one event: a delete in the versioned bucket always adds a
+    # delete marker (even for a key that never existed) and S3 notifies ObjectRemoved:DeleteMarkerCreated.
+    notified = sum(len(case.steps) for case in CASES if case.key.endswith(NOTIFIED_SUFFIXES))
     assert stats["submitted"] == notified, stats  # one event per upload or delete of a notified key
     assert stats["succeeded"] == notified and stats["retried"] == 0, stats
     assert stats["failed_to_destination"] == 0 and stats["dropped"] == 0, stats

@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from image_labeller.detection import IMAGE_ERRORS, detect_labels_request, detection_from_response
-from local_aws.rekognition_api import CONTENT_TYPE, TARGET, detect_labels_response
+from local_aws.rekognition_api import CONTENT_TYPE, TARGET, DetectLabelsCache, detect_labels_response
 from local_aws.rekognition_model import MAX_INLINE_BYTES, OfflineLabeller
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -131,6 +131,64 @@ def test_label_filters_in_settings_are_honoured(labeller, store):
         store,
     )
     assert "Cup" in label_names(without_food) and "Espresso" not in label_names(without_food)
+
+
+# --- the answer cache ----------------------------------------------------------------------------
+
+
+class CountingLabeller:
+    """The real labeller, counting how often the model runs."""
+
+    def __init__(self, labeller: OfflineLabeller) -> None:
+        self._labeller = labeller
+        self.calls = 0
+
+    def detect_labels(self, image_bytes: bytes, **parameters):
+        self.calls += 1
+        return self._labeller.detect_labels(image_bytes, **parameters)
+
+
+def test_identical_bytes_and_parameters_are_labelled_once(labeller, store):
+    counting, cache = CountingLabeller(labeller), DetectLabelsCache(max_entries=8)
+    cat_in_s3 = {"Image": {"S3Object": {"Bucket": "photos", "Name": "cat.png"}}, "MinConfidence": 60}
+    first = detect_labels_response(cat_in_s3, labeller=counting, read_object=store.read, cache=cache)
+    first[1]["Labels"].clear()  # a caller changing its answer does not change the cached one
+    # The same bytes inline, from another key: the same answer, not computed again.
+    cat_inline = {"Image": {"Bytes": base64.b64encode(CAT).decode()}, "MinConfidence": 60}
+    again = detect_labels_response(cat_inline, labeller=counting, read_object=store.read, cache=cache)
+    assert counting.calls == 1 and (cache.hits, cache.misses) == (1, 1)
+    assert again == call(cat_in_s3, labeller, store) and "Cat" in label_names(again[1])
+
+    # Each parameter that changes the answer is its own entry.
+    for changed in ({"MinConfidence": 90}, {"MaxLabels": 1}, {"Features": ["GENERAL_LABELS"]},
+                    {"Settings": {"GeneralLabels": {"LabelInclusionFilters": ["Cat"]}}}):
+        status, body = detect_labels_response({**cat_in_s3, **changed}, labeller=counting, read_object=store.read,
+                                              cache=cache)
+        assert (status, body) == call({**cat_in_s3, **changed}, labeller, store)
+    assert counting.calls == 5 and len(cache) == 5
+    assert label_names(detect_labels_response({**cat_in_s3, "MaxLabels": 1}, labeller=counting,
+                                              read_object=store.read, cache=cache)[1]) == ["Cat"]
+    assert counting.calls == 5
+
+
+def test_errors_are_not_cached_and_the_cache_is_bounded(labeller, store):
+    counting, cache = CountingLabeller(labeller), DetectLabelsCache(max_entries=2)
+    text = {"Image": {"S3Object": {"Bucket": "photos", "Name": "notes.txt"}}}
+    for _ in range(2):
+        status, body = detect_labels_response(text, labeller=counting, read_object=store.read, cache=cache)
+        assert (status, body["__type"]) == (400, "InvalidImageFormatException")
+    assert counting.calls == 2 and len(cache) == 0  # the model was asked each time: no error is kept
+
+    images = [{"Image": {"S3Object": {"Bucket": "photos", "Name": "coffee cup.jpg", "Version": "v2"}}},
+              {"Image": {"S3Object": {"Bucket": "photos", "Name": "cat.png"}}},
+              {"Image": {"S3Object": {"Bucket": "photos", "Name": "big.png"}}}]
+    for request in images:
+        assert detect_labels_response(request, labeller=counting, read_object=store.read, cache=cache)[0] == 200
+    assert len(cache) == 2 and counting.calls == 5
+    detect_labels_response(images[0], labeller=counting, read_object=store.read, cache=cache)  # least recent: gone
+    assert counting.calls == 6
+    with pytest.raises(ValueError):
+        DetectLabelsCache(max_entries=0)
 
 
 def test_a_failing_object_store_is_an_internal_error_not_a_crash(labeller):

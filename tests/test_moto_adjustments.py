@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -438,6 +439,132 @@ def test_s3_events_reach_the_function_asynchronously_shaped_like_s3s(aws, client
     client("cloudformation").delete_stack(StackName="bucket-stack")
 
 
+def test_moto_still_adds_no_delete_marker_for_a_key_it_never_held(aws, client):
+    client("s3").create_bucket(Bucket="unadjusted-markers")
+    client("s3").put_bucket_versioning(Bucket="unadjusted-markers", VersioningConfiguration={"Status": "Enabled"})
+    backend = adjustments.s3_models.s3_backends[aws.account_id]["aws"]
+    assert adjustments.ORIGINALS["S3Backend.delete_object"](backend, "unadjusted-markers", "never.png") == (False, {})
+    assert "never.png" not in backend.get_bucket("unadjusted-markers").keys
+
+
+def test_deleting_a_key_never_held_in_a_versioned_bucket_adds_a_marker_and_notifies(aws, client):
+    s3 = client("s3")
+    s3.create_bucket(Bucket="never-held")
+    s3.put_bucket_versioning(Bucket="never-held", VersioningConfiguration={"Status": "Enabled"})
+    recorder_arn = create_function(client, "never-held-recorder", EVENT_RECORDER)
+    s3.put_bucket_notification_configuration(Bucket="never-held", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": recorder_arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    clear_records(client, "events/")
+
+    deleted = s3.delete_object(Bucket="never-held", Key="never.png")
+    assert deleted["DeleteMarker"] is True and deleted["VersionId"]
+    marker, = s3.list_object_versions(Bucket="never-held")["DeleteMarkers"]
+    assert (marker["Key"], marker["VersionId"], marker["IsLatest"]) == ("never.png", deleted["VersionId"], True)
+    with pytest.raises(ClientError) as raised:
+        s3.get_object(Bucket="never-held", Key="never.png")
+    assert raised.value.response["Error"]["Code"] == "NoSuchKey"
+    assert aws.wait_idle(30)
+    record, = [event["Records"][0] for event in records(client, "events/")]
+    assert record["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert record["s3"]["object"]["key"] == "never.png"
+    assert record["s3"]["object"]["versionId"] == deleted["VersionId"]
+    assert record["s3"]["object"]["sequencer"]
+
+    # An upload after it is the current version; removing the marker leaves it; both events are S3's.
+    uploaded = s3.put_object(Bucket="never-held", Key="never.png", Body=b"now")["VersionId"]
+    assert s3.get_object(Bucket="never-held", Key="never.png")["Body"].read() == b"now"
+    s3.delete_object(Bucket="never-held", Key="never.png", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket="never-held", Key="never.png")["VersionId"] == uploaded
+    assert aws.wait_idle(30)
+    names = sorted(event["Records"][0]["eventName"] for event in records(client, "events/"))
+    assert names == ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"]
+
+
+# ---- DynamoDB ------------------------------------------------------------------------------------
+
+
+def test_moto_still_backs_up_and_restores_whole_tables_in_transactions():
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    source = moto_source(adjustments.ORIGINALS["DynamoDBBackend.transact_write_items"])
+    assert re.search(r"copy\.deepcopy\(\s*self\.tables\[table_name\]\s*\)", source)  # every touched table
+    assert "self.tables[table_name] = original_table_state[table_name]" in source
+    assert "lock" not in moto_source(adjustments.ORIGINALS["DynamoDBBackend.put_item"]).lower()
+
+    # Behaviour: a cancelled transaction puts a copy taken *before* it ran in the table's place, so
+    # a write another request made in between (here: straight into the live table) is gone.
+    backend = adjustments.dynamodb_models.DynamoDBBackend("us-east-1", "123456789012")
+    backend.create_table("t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         throughput=None, attr=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         global_indexes=None, indexes=None, streams=None, billing_mode="PAY_PER_REQUEST",
+                         sse_specification=None, tags=[], deletion_protection_enabled=False, warm_throughput=None)
+    live_table = backend.get_table("t")
+    original_put = backend.put_item
+
+    def put_that_races(table_name, item, *args, **kwargs):  # another writer, during the transaction
+        live_table.put_item({"pk": {"S": "written-meanwhile"}})
+        return original_put(table_name, item, *args, **kwargs)
+
+    backend.put_item = put_that_races
+    with pytest.raises(TransactionCanceledException):
+        adjustments.ORIGINALS["DynamoDBBackend.transact_write_items"](backend, [
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "absent"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert backend.get_table("t") is not live_table  # the whole table was swapped for the backup
+    assert backend.get_table("t").get_item(adjustments.dynamodb_models.DynamoType({"S": "written-meanwhile"})) is None
+
+
+def test_concurrent_transactions_all_succeed_and_cancelled_ones_erase_nothing(client):
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(TableName="concurrent-transactions", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    # A table big enough that moto's per-transaction deep copy takes a while (the window the races need).
+    for start in range(0, 1500, 25):
+        dynamodb.batch_write_item(RequestItems={"concurrent-transactions": [
+            {"PutRequest": {"Item": {"pk": {"S": f"filler-{n}"}, "payload": {"S": "x" * 200}}}}
+            for n in range(start, start + 25)]})
+
+    def writer(thread: int) -> list[str]:
+        problems = []
+        for n in range(15):
+            try:
+                dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": "concurrent-transactions", "Item": {"pk": {"S": f"kept-{thread}-{n}"}},
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Update": {"TableName": "concurrent-transactions", "Key": {"pk": {"S": "counter"}},
+                                "UpdateExpression": "ADD hits :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+                ])
+            except ClientError as error:
+                problems.append(f"kept-{thread}-{n}: {error}")
+            with pytest.raises(ClientError) as cancelled:  # the condition fails: nothing of it may stay
+                dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": "concurrent-transactions", "Item": {"pk": {"S": f"cancelled-{thread}-{n}"}}}},
+                    {"ConditionCheck": {"TableName": "concurrent-transactions", "Key": {"pk": {"S": "no-such-item"}},
+                                        "ConditionExpression": "attribute_exists(pk)"}},
+                ])
+            if cancelled.value.response["Error"]["Code"] != "TransactionCanceledException":
+                problems.append(f"cancelled-{thread}-{n}: {cancelled.value}")
+        return problems
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        problems = [problem for found in pool.map(writer, range(6)) for problem in found]
+    assert problems == []  # no HTTP 500 "dictionary changed size during iteration", no lost condition
+    keys = set()
+    paginator = dynamodb.get_paginator("scan")
+    for page in paginator.paginate(TableName="concurrent-transactions", ConsistentRead=True):
+        keys.update(item["pk"]["S"] for item in page["Items"])
+    assert {f"kept-{t}-{n}" for t in range(6) for n in range(15)} <= keys  # no cancelled transaction erased one
+    assert not {key for key in keys if key.startswith("cancelled-")}
+    counter = dynamodb.get_item(TableName="concurrent-transactions", Key={"pk": {"S": "counter"}}, ConsistentRead=True)
+    assert counter["Item"]["hits"]["N"] == str(6 * 15)
+    dynamodb.delete_table(TableName="concurrent-transactions")
+
+
 # ---- Rekognition ------------------------------------------------------------------------------------
 
 
@@ -467,3 +594,24 @@ def test_detect_labels_is_answered_by_the_offline_model_from_s3(client):
             rekognition.detect_labels(Image={"S3Object": image})
         assert raised.value.response["Error"]["Code"] == code
     assert version is None  # unversioned bucket: no VersionId, and none needed
+
+
+def test_the_server_answers_identical_detect_labels_requests_from_its_cache(aws, client, tmp_path):
+    s3, rekognition = client("s3"), client("rekognition")
+    s3.create_bucket(Bucket="rekognition-cache")
+    cat = (SAMPLES / "cat-chelsea.png").read_bytes()
+    s3.put_object(Bucket="rekognition-cache", Key="one.png", Body=cat)
+    s3.put_object(Bucket="rekognition-cache", Key="two.png", Body=cat)  # other key, same bytes
+    cache = aws.detect_labels_cache
+    hits, misses = cache.hits, cache.misses
+    first = rekognition.detect_labels(Image={"S3Object": {"Bucket": "rekognition-cache", "Name": "one.png"}},
+                                      MinConfidence=55)
+    second = rekognition.detect_labels(Image={"S3Object": {"Bucket": "rekognition-cache", "Name": "two.png"}},
+                                       MinConfidence=55)
+    assert (cache.hits - hits, cache.misses - misses) == (1, 1)
+    assert first["Labels"] == second["Labels"] and "Cat" in {label["Name"] for label in first["Labels"]}
+
+    assert LocalAws(state_dir=tmp_path, detect_labels_cache_size=0).detect_labels_cache is None
+    assert LocalAws(state_dir=tmp_path, detect_labels_cache_size=3).detect_labels_cache.max_entries == 3
+    with pytest.raises(ValueError):
+        LocalAws(state_dir=tmp_path, detect_labels_cache_size=-1)

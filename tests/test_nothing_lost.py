@@ -28,6 +28,8 @@ LAMBDA_ATTEMPTS = 3
 # 1,000 uploads as the issue asks; set IMAGELABELS_LOAD_IMAGES to run a smaller load locally.
 LOAD_IMAGES = int(os.environ.get("IMAGELABELS_LOAD_IMAGES", "1000"))
 LOAD_REPEATS = max(1, LOAD_IMAGES // 40)  # keys uploaded a second time, with other content
+# The load's bodies cycle through this many distinct images (a multiple of 4: .png keys get PNGs).
+LOAD_DISTINCT_IMAGES = 40
 
 
 @pytest.fixture()
@@ -185,11 +187,21 @@ def test_backfill_labels_exactly_the_objects_no_event_labelled(deployed_stack: D
 def test_load_in_bursts_every_image_labelled_once_counts_exact(deployed_stack: DeployedStack):
     """1,000 distinct keys in five bursts of concurrent uploads, and some keys uploaded again with
     other content while the first events are still queued: exactly one image item a key, at its
-    latest version, labelled; no duplicated label entry; every counter exact."""
+    latest version, labelled; no duplicated label entry; every counter exact.
+
+    What is under test is concurrency (1,000 events racing through S3, Lambda's queue and DynamoDB
+    transactions on shared counters), not the model's speed: the keys' bodies cycle through 40
+    distinct images, which the local Rekognition labels once each (its answer cache; Rekognition
+    answers identical bytes identically), so the load takes about a minute instead of 3-7 on 2
+    cores. Every key is still its own object, event, invocation and set of label entries, and
+    counters still move by as many images as carry each label. The 25 re-uploads use 25 further
+    images, none of them a key's first content, so each really replaces the labels.
+    bench/throughput.py measures the model at its real speed (cache off)."""
     stack = deployed_stack
     bursts = 5
     burst_size = -(-LOAD_IMAGES // bursts)
-    bodies = varied_images(LOAD_IMAGES + LOAD_REPEATS, seed=5)
+    distinct = varied_images(LOAD_DISTINCT_IMAGES, seed=5)
+    bodies = [distinct[n % LOAD_DISTINCT_IMAGES] for n in range(LOAD_IMAGES)] + varied_images(LOAD_REPEATS, seed=6)
     keys = [f"load/{n // 100:02d}/img-{n:04d}" + (".png" if n % 4 == 0 else ".jpg") for n in range(LOAD_IMAGES)]
     early_keys = keys[: 2 * burst_size]
     repeated = np.random.default_rng(9).choice(len(early_keys), size=LOAD_REPEATS, replace=False)
