@@ -40,8 +40,9 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	node "$$(dirname "$$(readlink -f $(NODE_BIN)/node)")/../lib/node_modules/npm/bin/npm-cli.js" ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# One worker per core; a module stays on one worker (its deployed stack and moto state are per process).
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
 synth: setup
 	$(CDK) synth $(CDK_ARGS) > /dev/null
