@@ -12,11 +12,12 @@ throttled or refused speaks that protocol.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -122,3 +123,13 @@ def uninstall() -> None:
     global _ACTIVE
     _ACTIVE = None
     DomainDispatcherApplication.__call__ = _ORIGINAL_CALL
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[FaultInjector]:
+    """A fault injector for the length of a block; moto answers unchanged afterwards."""
+    injector = install()
+    try:
+        yield injector
+    finally:
+        uninstall()

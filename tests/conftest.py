@@ -1,4 +1,4 @@
-"""Shared test set-up: import paths, Node.js for jsii, and one synthesis helper."""
+"""Shared test set-up: import paths, Node.js for jsii, one synthesis helper, the fault injector."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
@@ -34,3 +36,12 @@ def cdk_json_context(**overrides) -> dict:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context.update(overrides)
     return context
+
+
+@pytest.fixture()
+def injector():
+    """The local AWS's fault injector (local_aws/faults.py), removed again after the test."""
+    from local_aws import faults  # imported here: most test modules never start a moto server
+
+    with faults.installed() as fault_injector:
+        yield fault_injector

@@ -22,14 +22,6 @@ def endpoint():
     server.stop()
 
 
-@pytest.fixture()
-def injector():
-    injector = faults.install()
-    yield injector
-    injector.clear()
-    faults.uninstall()
-
-
 def client(service, endpoint, config=NO_RETRIES):
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=config,
                         aws_access_key_id="testing", aws_secret_access_key="testing")

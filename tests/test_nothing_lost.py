@@ -32,14 +32,6 @@ LOAD_REPEATS = max(1, LOAD_IMAGES // 40)  # keys uploaded a second time, with ot
 LOAD_DISTINCT_IMAGES = 40
 
 
-@pytest.fixture()
-def injector():
-    injector = faults.install()
-    yield injector
-    injector.clear()
-    faults.uninstall()
-
-
 def stats_delta(before: dict, after: dict) -> dict:
     return {name: after[name] - before.get(name, 0) for name in after if name not in ("queued", "in_flight")}
 
