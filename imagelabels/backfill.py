@@ -19,11 +19,11 @@ from urllib.parse import quote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from imagelabels.dynamo import DONE_STATUSES, batch_get, image_key
-from imagelabels.errors import UserError, describe, error_code
+from imagelabels.dynamo import DONE_STATUSES, IMAGE_ENTRY, STATUS_DELETED, batch_get, describes_version, image_key
+from imagelabels.errors import describe, error_code, missing_bucket
 from imagelabels.invoke import Invoker
+from imagelabels.uploads import is_image_key
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 NO_ITEM_SEQUENCER = "0"  # below every real sequencer
 EVENT_NAME = "ObjectCreated:Backfill"
 
@@ -50,10 +50,6 @@ class Decision:
     reason: str = ""
 
 
-def is_image_key(key: str) -> bool:
-    return key.lower().endswith(IMAGE_EXTENSIONS)
-
-
 def current_images(s3, bucket: str, prefix: str) -> Iterator[BucketObject]:
     """The current version of every .jpg/.jpeg/.png object (any case) under `prefix`.
     ListObjectVersions rather than ListObjectsV2: the version id is what the table matches on,
@@ -73,7 +69,7 @@ def current_images(s3, bucket: str, prefix: str) -> Iterator[BucketObject]:
                 )
     except ClientError as error:
         if error_code(error) == "NoSuchBucket":
-            raise UserError(f"bucket {bucket!r} does not exist (the stack's BucketName output): was it deleted?") from None
+            raise missing_bucket(bucket) from None
         raise
 
 
@@ -82,17 +78,13 @@ def decide(obj: BucketObject, item: dict | None, *, force: bool) -> Decision:
     if item is None:
         return Decision(obj=obj, label=True, reason="not in the table")
     sequencer = str(item.get("Sequencer") or NO_ITEM_SEQUENCER)
-    same_version = (
-        item.get("VersionId") == obj.version_id
-        if obj.version_id and item.get("VersionId")
-        else bool(obj.etag) and item.get("ETag") == obj.etag
-    )
+    same_version = describes_version(item, version_id=obj.version_id, etag=obj.etag)
     status = item.get("Status")
     if status in DONE_STATUSES and same_version:
         if force:
             return Decision(obj=obj, label=True, sequencer=sequencer, reason=f"{status.lower()}, relabelled (--force)")
         return Decision(obj=obj, label=False, sequencer=sequencer, reason=f"already {status.lower()}")
-    if status == "DELETED":
+    if status == STATUS_DELETED:
         return Decision(obj=obj, label=True, sequencer=sequencer, reason="its labelled version was deleted")
     return Decision(obj=obj, label=True, sequencer=sequencer, reason=f"table describes another version ({status})")
 
@@ -162,7 +154,7 @@ def plan_backfill(
         names={"#status": "Status"},
         consistent=True,
     )
-    return len(objects), [decide(obj, items.get((obj.key, "IMAGE")), force=force) for obj in objects]
+    return len(objects), [decide(obj, items.get((obj.key, IMAGE_ENTRY)), force=force) for obj in objects]
 
 
 def outcome_of(result) -> tuple[str, str]:

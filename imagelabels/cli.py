@@ -19,6 +19,7 @@ from imagelabels.errors import UserError, describe, error_code
 from imagelabels.invoke import Invoker, LambdaInvoker
 from imagelabels.output import confidence_text, human_size, render_table, to_json
 from imagelabels.progress import ProgressBar
+from imagelabels.uploads import is_image_key
 from imagelabels.stack_outputs import StackOutputs, read_stack_outputs
 from imagelabels.target import Target, make_session, project_root, resolve_target
 
@@ -357,7 +358,7 @@ def _unknown_key_message(connection: Connection, key: str) -> str:
         return f"no image {key!r} in the label table"
     except (BotoCoreError, UserError):
         return f"no image {key!r} in the label table"
-    if not key.lower().endswith((".jpg", ".jpeg", ".png")):
+    if not is_image_key(key):
         return f"{key!r} is in the bucket but is not labelled: only .jpg, .jpeg and .png keys are"
     return f"{key!r} is in the bucket but not labelled yet: wait a moment, or run: imagelabels backfill {key!r}"
 

@@ -46,6 +46,14 @@ def counter_key(key: str) -> dict:
     return {"ImageId": COUNTER_ID_PREFIX + key, "Entry": COUNT_ENTRY}
 
 
+def describes_version(item: dict, *, version_id: str | None, etag: str | None) -> bool:
+    """Whether an image item describes this version of its object: by version id when both have one
+    (a versioned bucket), else by ETag."""
+    if version_id and item.get("VersionId"):
+        return item["VersionId"] == version_id
+    return bool(etag) and item.get("ETag") == etag
+
+
 def wire(value: dict) -> dict:
     return {name: _serializer.serialize(attribute) for name, attribute in value.items()}
 

@@ -39,6 +39,10 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "") or ""
 
 
+def missing_bucket(bucket: str) -> UserError:
+    return UserError(f"bucket {bucket!r} does not exist (the stack's BucketName output): was it deleted?")
+
+
 def describe(error: BaseException, *, endpoint_url: str | None = None) -> str:
     """One line for an AWS error a command did not handle itself."""
     if isinstance(error, UserError):

@@ -10,6 +10,9 @@ from decimal import Decimal
 from imagelabels.dynamo import (
     BY_LABEL_INDEX,
     CATALOG_PARTITION,
+    COUNT_ENTRY,
+    COUNTER_ID_PREFIX,
+    LABEL_ENTRY_PREFIX,
     LABEL_CATALOG_INDEX,
     ReadStats,
     batch_get,
@@ -37,7 +40,7 @@ class SearchHit:
 def label_counts(dynamodb, table: str, keys: list[str], *, stats: ReadStats | None = None) -> dict[str, int]:
     """How many images carry each label, from the pipeline's counters (absent label: 0)."""
     counters = batch_get(dynamodb, table, [counter_key(key) for key in keys], projection="ImageCount", stats=stats)
-    return {key: int(counters.get((counter_key(key)["ImageId"], "COUNT"), {}).get("ImageCount", 0)) for key in keys}
+    return {key: int(counters.get((counter_key(key)["ImageId"], COUNT_ENTRY), {}).get("ImageCount", 0)) for key in keys}
 
 
 def search_images(
@@ -55,7 +58,7 @@ def search_images(
     One Query on ByLabel for the rarest label (by the pipeline's counters), newest pages only as
     far as needed; each candidate's other labels are read by key (BatchGetItem), never scanned.
     """
-    keys = list(dict.fromkeys(label_key(name) for name in labels if label_key(name)))
+    keys = [key for key in dict.fromkeys(label_key(name) for name in labels) if key]
     if not keys:
         return []
     typed_order = list(keys)  # hits list their labels in the order the user gave them
@@ -68,10 +71,11 @@ def search_images(
 
     condition = "LabelKey = :label"
     values: dict = {":label": rarest}
-    if min_confidence is not None:
+    threshold = None if min_confidence is None else Decimal(str(min_confidence))
+    if threshold is not None:
         # Confidence is the index's sort key: the threshold narrows the Query itself.
         condition += " AND Confidence >= :min"
-        values[":min"] = Decimal(str(min_confidence))
+        values[":min"] = threshold
     if limit and not others:
         page_size = min(page_size or limit, limit)
     candidates = query(
@@ -102,8 +106,8 @@ def search_images(
         for entry in batch:
             found = {rarest: (entry["Label"], entry["Confidence"])}
             for other in others:
-                other_entry = entries.get((entry["ImageId"], "LABEL#" + other))
-                if other_entry is None or (min_confidence is not None and other_entry["Confidence"] < Decimal(str(min_confidence))):
+                other_entry = entries.get((entry["ImageId"], LABEL_ENTRY_PREFIX + other))
+                if other_entry is None or (threshold is not None and other_entry["Confidence"] < threshold):
                     break
                 found[other] = (other_entry["Label"], other_entry["Confidence"])
             else:
@@ -195,7 +199,7 @@ def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> l
         stats=stats,
     )
     counts = [
-        LabelCount(label=counter.get("Label") or counter["ImageId"].removeprefix("LABEL#"), images=int(counter.get("ImageCount", 0)))
+        LabelCount(label=counter.get("Label") or counter["ImageId"].removeprefix(COUNTER_ID_PREFIX), images=int(counter.get("ImageCount", 0)))
         for counter in counters.values()
     ]
     return sorted((count for count in counts if count.images > 0), key=lambda count: (-count.images, count.label.casefold()))
@@ -204,7 +208,7 @@ def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> l
 def unknown_labels_with_suggestions(dynamodb, table: str, labels: list[str]) -> dict[str, list[str]]:
     """For a search that found nothing: each asked-for label no image carries, with the library's
     labels that look like it ("cats" -> Cat). Only runs after an empty answer."""
-    keys = {name: label_key(name) for name in labels if label_key(name)}
+    keys = {name: key for name in labels if (key := label_key(name))}
     counts = label_counts(dynamodb, table, list(dict.fromkeys(keys.values())))
     unknown = [name for name, key in keys.items() if counts.get(key, 0) <= 0]
     if not unknown:

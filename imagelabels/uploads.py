@@ -12,10 +12,17 @@ from typing import Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from imagelabels.dynamo import DONE_STATUSES, batch_get, image_key
-from imagelabels.errors import describe, error_code, UserError
+from imagelabels.dynamo import DONE_STATUSES, IMAGE_ENTRY, batch_get, describes_version, image_key
+from imagelabels.errors import describe, error_code, missing_bucket
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def is_image_key(name: str) -> bool:
+    """JPEG and PNG by name, in any case (the notification filter only matches lower and upper)."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
 # The bucket notifies the labeller for these suffixes only (S3 filters are case-sensitive; see
 # stacks/image_labels_stack.py). Another spelling (".Jpg") is uploaded with a lower-case extension.
 NOTIFIED_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
@@ -104,7 +111,7 @@ def plan_uploads(paths: Iterable[Path], *, prefix: str = "") -> UploadPlan:
     prefix = normalise_prefix(prefix)
     keys: dict[str, Path] = {}
     for file, relative in _candidate_files(paths, plan):
-        if not file.name.lower().endswith(IMAGE_EXTENSIONS):
+        if not is_image_key(file.name):
             plan.skipped.append(SkippedFile(path=file, reason="not a .jpg, .jpeg or .png file"))
             continue
         try:
@@ -146,9 +153,7 @@ class UploadResult:
 
     def matches(self, item: dict) -> bool:
         """Whether the image item describes this upload (not an earlier or later one of the key)."""
-        if self.version_id and item.get("VersionId"):
-            return item["VersionId"] == self.version_id
-        return bool(self.etag) and item.get("ETag") == self.etag
+        return describes_version(item, version_id=self.version_id, etag=self.etag)
 
 
 def upload_one(s3, bucket: str, upload: PlannedUpload) -> UploadResult:
@@ -159,7 +164,7 @@ def upload_one(s3, bucket: str, upload: PlannedUpload) -> UploadResult:
         return UploadResult(upload=upload, error=f"cannot read: {error.strerror or error}")
     except ClientError as error:
         if error_code(error) == "NoSuchBucket":
-            raise UserError(f"bucket {bucket!r} does not exist (the stack's BucketName output): was it deleted?") from None
+            raise missing_bucket(bucket) from None
         return UploadResult(upload=upload, error=describe(error))
     except BotoCoreError as error:
         return UploadResult(upload=upload, error=describe(error))
@@ -211,7 +216,7 @@ def wait_for_labels(
     while waiting:
         items = batch_get(dynamodb, table, [image_key(key) for key in waiting], consistent=True)
         for key in list(waiting):
-            item = items.get((key, "IMAGE"))
+            item = items.get((key, IMAGE_ENTRY))
             result = waiting[key]
             if item and item.get("Status") in DONE_STATUSES and result.matches(item):
                 result.item = item
