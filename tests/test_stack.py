@@ -234,3 +234,22 @@ def test_outputs_are_plain_and_named_for_tools(template):
     for name in ("BucketName", "TableName", "FunctionName"):
         assert name in outputs
         assert "Export" not in outputs[name]
+
+
+def test_imagelabels_reads_the_table_layout_the_handler_writes():
+    """imagelabels is installed on its own (it cannot import lambda_src/ or stacks/), so it keeps a
+    copy of the layout: if the two drift apart, search silently stops finding images."""
+    from image_labeller import detection, label_store
+    from imagelabels import dynamo
+    from stacks import label_index
+
+    for name in ("IMAGE_ENTRY", "LABEL_ENTRY_PREFIX", "COUNT_ENTRY", "COUNTER_ID_PREFIX", "CATALOG_PARTITION",
+                 "STATUS_LABELLED", "STATUS_FAILED", "STATUS_DELETED"):
+        assert getattr(dynamo, name) == getattr(label_store, name), name
+    assert (dynamo.BY_LABEL_INDEX, dynamo.LABEL_CATALOG_INDEX) == (label_index.BY_LABEL_INDEX, label_index.LABEL_CATALOG_INDEX)
+    for name in (" Coffee  CUP ", "Straße", "Cat"):
+        key = detection.label_key(name)
+        assert dynamo.label_key(name) == key
+        assert dynamo.counter_key(key) == label_store.counter_key(key)
+        assert dynamo.label_entry_key("a/b.jpg", key) == label_store.label_item_key("a/b.jpg", key)
+    assert dynamo.image_key("a/b.jpg") == label_store.image_key("a/b.jpg")
