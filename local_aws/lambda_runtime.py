@@ -358,10 +358,7 @@ class LambdaRuntime:
             except BaseException:
                 worker.kill()  # its state is unknown: never hand it to the next invocation
                 raise
-            if worker.process.poll() is not None:
-                worker.close()
-                worker = None
-            return result
+            return result  # a worker that exited (timeout, crash) is retired by _release
         finally:
             self._release(spec, worker)
 
