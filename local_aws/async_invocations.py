@@ -22,7 +22,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from local_aws.lambda_runtime import FunctionSpec, InvocationResult, LambdaRuntime, TooManyRequests, payload_text
+from local_aws.lambda_runtime import (
+    FunctionSpec,
+    InvocationResult,
+    LambdaRuntime,
+    TooManyRequests,
+    error_payload,
+    payload_text,
+)
+from local_aws.lambda_worker import iso_millis
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +57,7 @@ def destination_record(*, request_id: str, function_arn: str, condition: str, ap
     moment = now or datetime.datetime.now(datetime.timezone.utc)
     record = {
         "version": "1.0",
-        "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+        "timestamp": iso_millis(moment),
         "requestContext": {
             "requestId": request_id,
             "functionArn": f"{function_arn}:$LATEST",
@@ -211,11 +219,8 @@ class AsyncInvoker:
             while queue.events:
                 event = queue.events.popleft()
                 expires_at = event.received_at + event.policy.maximum_event_age_s
-                if now >= expires_at:
-                    self._start_failure(event, "EventAgeExceeded")
-                    continue
-                if limit == 0:
-                    # Reserved concurrency 0: Lambda sends new events to the destination without running them.
+                # Reserved concurrency 0: Lambda sends new events to the destination without running them.
+                if now >= expires_at or limit == 0:
                     self._start_failure(event, "EventAgeExceeded")
                     continue
                 if event.ready_at <= now and queue.running < limit:
@@ -271,8 +276,7 @@ class AsyncInvoker:
                 return self._runtime.invoke(spec, payload, wait_for_slot=True, request_id=event.request_id)
         except Exception as exc:  # the runtime itself failed (shut down, out of processes...): a failed attempt
             logger.exception("Local runtime could not run %s (request %s)", spec.name, event.request_id)
-            error = {"errorMessage": f"Local runtime error: {exc}", "errorType": "Runtime.LocalError",
-                     "requestId": event.request_id, "stackTrace": []}
+            error = error_payload("Runtime.LocalError", f"Local runtime error: {exc}", event.request_id)
             return InvocationResult(request_id=event.request_id, payload=json.dumps(error).encode(),
                                     function_error="Unhandled", log="", duration_ms=0.0)
 

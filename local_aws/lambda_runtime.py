@@ -24,7 +24,6 @@ import os
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -34,10 +33,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_aws.lambda_worker import MESSAGE_HEADER, append_line, iso_millis, write_message
+
 logger = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
-_HEADER = struct.Struct(">I")
 
 # Lambda gives the init phase 10 s of its own before the function timeout applies to a retried init.
 _INIT_ALLOWANCE_S = 10.0
@@ -126,17 +126,10 @@ def payload_text(payload: bytes) -> str:
     return text
 
 
-def _write_message(fd: int, message: dict) -> None:
-    body = json.dumps(message, separators=(",", ":")).encode()
-    data = _HEADER.pack(len(body)) + body
-    while data:
-        data = data[os.write(fd, data) :]
-
-
 def _read_message(fd: int, deadline: float) -> dict:
     """The next message from a worker; _Timeout past `deadline` (monotonic), _ChannelClosed on EOF."""
-    header = _read_exactly(fd, _HEADER.size, deadline)
-    (length,) = _HEADER.unpack(header)
+    header = _read_exactly(fd, MESSAGE_HEADER.size, deadline)
+    (length,) = MESSAGE_HEADER.unpack(header)
     return json.loads(_read_exactly(fd, length, deadline))
 
 
@@ -158,21 +151,7 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _append_line(path: Path, text: str) -> None:
-    """One write with O_APPEND: concurrent writers never interleave inside a record."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def _utc_now_iso() -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
-def _error_payload(error_type: str, message: str, request_id: str = "") -> dict:
+def error_payload(error_type: str, message: str, request_id: str = "") -> dict:
     return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": []}
 
 
@@ -223,14 +202,14 @@ class _Worker:
             return _read_message(self._response_fd, time.monotonic() + timeout_s)
         except _Timeout:
             return {"type": "init_error", "timed_out": True,
-                    "error": _error_payload("Sandbox.Timedout", f"Init phase timed out after {timeout_s:.2f} seconds")}
+                    "error": error_payload("Sandbox.Timedout", f"Init phase timed out after {timeout_s:.2f} seconds")}
         except _ChannelClosed:
-            return {"type": "init_error", "error": _error_payload("Runtime.ExitError", self._exit_description())}
+            return {"type": "init_error", "error": error_payload("Runtime.ExitError", self._exit_description())}
 
     def run(self, request: dict, timeout_s: float) -> dict:
         """Send one request and wait for its result; kills the worker on timeout."""
         try:
-            _write_message(self._request_fd, request)
+            write_message(self._request_fd, request)
             return _read_message(self._response_fd, time.monotonic() + timeout_s)
         except _Timeout:
             self.kill()
@@ -442,7 +421,7 @@ class LambdaRuntime:
         try:
             code_dir = self._code_dir(spec)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            error = _error_payload("Runtime.InvalidCodePackage", f"Unable to extract the code package of {spec.name}: {exc}")
+            error = error_payload("Runtime.InvalidCodePackage", f"Unable to extract the code package of {spec.name}: {exc}")
             return None, {"type": "init_error", "error": error, "output": ""}
         worker_dir = self.work_dir / "workers" / f"{spec.name}-{uuid.uuid4().hex[:12]}"
         stream_name = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d/") + f"[$LATEST]{uuid.uuid4().hex}"
@@ -539,14 +518,14 @@ class LambdaRuntime:
             error = dict(reply["error"], requestId=request_id)
             payload, function_error = json.dumps(error).encode(), "Unhandled"
         elif reply["type"] == "timeout":
-            message = f"{_utc_now_iso()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+            message = f"{iso_millis(datetime.datetime.now(datetime.timezone.utc))} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
             output += message + "\n"
-            payload = json.dumps(_error_payload("Sandbox.Timedout", message, request_id)).encode()
+            payload = json.dumps(error_payload("Sandbox.Timedout", message, request_id)).encode()
             function_error, status = "Unhandled", "timeout"
         else:
             message = f"RequestId: {request_id} Error: {reply['description']}"
             output += f"{message}\nRuntime.ExitError\n"
-            payload = json.dumps(_error_payload("Runtime.ExitError", message, request_id)).encode()
+            payload = json.dumps(error_payload("Runtime.ExitError", message, request_id)).encode()
             function_error, status = "Unhandled", "error"
         log = self._log_text(spec, request_id, init_output, output, duration_ms, init_duration_ms, memory_used, status)
         return InvocationResult(request_id=request_id, payload=payload, function_error=function_error, log=log,
@@ -578,5 +557,5 @@ class LambdaRuntime:
             f"{init_output}START RequestId: {request_id} Version: $LATEST\n{output}"
             f"END RequestId: {request_id}\n{report}\n"
         )
-        _append_line(self.logs_dir / f"{spec.name}.log", log)
+        append_line(self.logs_dir / f"{spec.name}.log", log.encode())
         return log

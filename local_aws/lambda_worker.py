@@ -1,8 +1,9 @@
 """One warm Lambda execution environment: a long-lived process that imports a handler once and serves
 invocations from the runtime (local_aws/lambda_runtime.py) over a pair of dedicated pipes.
 
-Run as a script by the runtime, never imported by it: this file must stay standard library plus botocore
-(imported only when calls are recorded), because it runs inside the function's environment.
+Run as a script by the runtime, which imports from it only what both ends share (the message framing,
+timestamps, line appends): this file must stay standard library plus botocore (imported only when calls
+are recorded), because it runs inside the function's environment.
 
 Channel: each message is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON, on file
 descriptors passed by the runtime. fd 1 and fd 2 belong to the handler (its prints and logs go to a file the
@@ -28,7 +29,7 @@ import sys
 import time
 import traceback
 
-_HEADER = struct.Struct(">I")
+MESSAGE_HEADER = struct.Struct(">I")  # the length before each JSON message
 
 # Attributes every LogRecord has: whatever else a record carries came from `extra=` and becomes a top-level
 # key of the JSON line, as Lambda's JSON log format does.
@@ -43,7 +44,7 @@ class _RequestState:
 
 def write_message(fd: int, message: dict) -> None:
     body = json.dumps(message, separators=(",", ":")).encode()
-    data = _HEADER.pack(len(body)) + body
+    data = MESSAGE_HEADER.pack(len(body)) + body
     while data:
         written = os.write(fd, data)
         data = data[written:]
@@ -51,10 +52,10 @@ def write_message(fd: int, message: dict) -> None:
 
 def read_message(fd: int) -> dict | None:
     """The next message, or None when the runtime closed the channel."""
-    header = _read_exactly(fd, _HEADER.size)
+    header = _read_exactly(fd, MESSAGE_HEADER.size)
     if header is None:
         return None
-    (length,) = _HEADER.unpack(header)
+    (length,) = MESSAGE_HEADER.unpack(header)
     body = _read_exactly(fd, length)
     if body is None:
         return None
@@ -97,9 +98,22 @@ class LambdaJsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def _iso_timestamp(epoch_s: float) -> str:
-    moment = datetime.datetime.fromtimestamp(epoch_s, tz=datetime.timezone.utc)
+def iso_millis(moment: datetime.datetime) -> str:
+    """Lambda's timestamps: UTC, milliseconds, a Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso_timestamp(epoch_s: float) -> str:
+    return iso_millis(datetime.datetime.fromtimestamp(epoch_s, tz=datetime.timezone.utc))
+
+
+def append_line(path, data: bytes) -> None:
+    """One write with O_APPEND: lines from concurrent writers (workers, threads) never interleave."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def configure_logging() -> None:
@@ -190,13 +204,7 @@ def install_call_recorder(call_log_path: str, function_name: str) -> None:
             "operation": model.name,
             "params": _summarise_params(params or {}),
         }
-        data = (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode()
-        # O_APPEND and one write per line: lines from concurrent workers never interleave.
-        fd = os.open(call_log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        append_line(call_log_path, (json.dumps(line, default=str, separators=(",", ":")) + "\n").encode())
 
     original_init = botocore.session.Session.__init__
 
