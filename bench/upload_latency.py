@@ -79,7 +79,8 @@ def main() -> int:
         cdk_out = Path(folder) / "cdk.out"
         cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out)
         cdk_cli.deploy(aws.endpoint, STACK_NAME, output_dir=cdk_out)
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+        session = boto3.session.Session(aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
+                                        aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
                                         region_name=aws.region)
         s3, dynamodb, cfn = (session.client(name, endpoint_url=aws.endpoint_url)
                              for name in ("s3", "dynamodb", "cloudformation"))

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from local_aws.cdk_cli import aws_environment
+from local_aws.cdk_cli import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, aws_environment
 from local_aws.server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, NOT_ENFORCED, Endpoint, LocalAws
 
 DEFAULT_STATE_DIR = Path(".local-aws")
@@ -64,7 +64,7 @@ def is_healthy(endpoint: Endpoint, timeout_s: float = 3.0) -> bool:
     try:
         identity = boto3.client(
             "sts", endpoint_url=endpoint.endpoint_url, region_name=endpoint.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            aws_access_key_id=FAKE_ACCESS_KEY_ID, aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
             config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 1}),
         ).get_caller_identity()
     except Exception:

@@ -34,14 +34,12 @@ class CdkRun:
 
 def aws_environment(endpoint: Endpoint) -> dict[str, str]:
     """What any AWS SDK or CLI needs to talk to the local AWS (and what `python -m local_aws env` prints)."""
-    host_port = endpoint.endpoint_url.split("://", 1)[1]
-    port = host_port.rsplit(":", 1)[1]
     return {
         "AWS_ENDPOINT_URL": endpoint.endpoint_url,
         # The CLI rewrites template URLs to <this endpoint>/<bucket>/<key>; moto reads a host that is
         # an IP address as a bucket name ("127"), so CloudFormation's own S3 reads go through
         # "localhost", which moto treats as a plain host.
-        "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": f"http://localhost:{port}",
+        "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": f"http://localhost:{endpoint.port}",
         "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
         "AWS_REGION": endpoint.region,

@@ -159,7 +159,7 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     print('  eval "$(.venv/bin/python -m local_aws env)"     # sets:')
     for line in export_lines(endpoint):
         print(f"      {line}")
-    print(f"  node_modules/.bin/cdk deploy ImageLabels-dev     # redeploy your changes (bucket {bucket}, table {table})")
+    print(f"  node_modules/.bin/cdk deploy {STACK_NAME}     # redeploy your changes (bucket {bucket}, table {table})")
     print("\nStop it with:  make local-aws-stop      (it forgets every stack, bucket and table)")
     return 0
 

@@ -31,10 +31,10 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from local_aws import cdk_cli
+from local_aws.demo import STACK_NAME, clients, stack_outputs
 from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, LocalAws
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
 IMAGE_ENTRY = "IMAGE"
 LABEL_PREFIX = "LABEL#"
 COUNTER_ENTRY = "COUNT"
@@ -287,11 +287,7 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
 
 
 def _stack_outputs(aws: LocalAws) -> dict[str, str]:
-    cloudformation = boto3.client("cloudformation", endpoint_url=aws.endpoint_url, region_name=aws.region,
-                                  aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
-                                  aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY)
-    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or []}
+    return stack_outputs(clients(aws.endpoint)["cloudformation"], STACK_NAME)
 
 
 @contextlib.contextmanager

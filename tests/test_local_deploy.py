@@ -17,10 +17,10 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from local_aws import cdk_cli
-from local_aws.demo import BY_LABEL_INDEX, SAMPLES, sample_images, search_by_label, stack_outputs, upload, wait_for_labels
+from local_aws.demo import STACK_NAME, SAMPLES, sample_images, search_by_label, stack_outputs, upload, wait_for_labels
 from local_aws.server import LocalAws
 
-STACK = "ImageLabels-dev"
+STACK = STACK_NAME
 # What the offline model reliably gives for each sample (see samples/LICENSES.md for the photos).
 EXPECTED_LABELS = {
     "cat-chelsea.png": {"Cat", "Animal", "Pet"},
@@ -46,7 +46,8 @@ def cdk_out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clients(aws):
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+    session = boto3.session.Session(aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
+                                    aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
                                     region_name=aws.region)
     return {name: session.client(name, endpoint_url=aws.endpoint_url)
             for name in ("cloudformation", "s3", "dynamodb", "lambda", "iam", "sqs")}

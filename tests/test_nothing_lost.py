@@ -15,7 +15,6 @@ import time
 from urllib.parse import quote_plus
 
 import numpy as np
-import pytest
 
 from bad_input_corpus import SAMPLES, cat_png, coffee_jpeg
 from local_aws import faults
