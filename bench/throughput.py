@@ -115,7 +115,6 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     images = varied_images(args.images, seed=11)
     warm_up = varied_images(max(levels), seed=12)

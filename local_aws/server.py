@@ -63,8 +63,8 @@ class Endpoint:
 
 
 class _LoggingRuntime:
-    """The Lambda runtime as the asynchronous invoker sees it: every result's log also goes to
-    CloudWatch Logs, as Lambda does, and to the launcher's invocation record."""
+    """The Lambda runtime as the launcher uses it (sync Invoke and the asynchronous invoker alike):
+    every result's log also goes to CloudWatch Logs, as Lambda does, and to the invocation record."""
 
     def __init__(self, runtime: Any, on_result: Callable[[Any, Any], None]) -> None:
         self._runtime = runtime
@@ -149,7 +149,7 @@ class LocalAws:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{LOOPBACK}:{port}"
         moto_adjustments.apply_all(self)
-        self._runtime = LambdaRuntime(
+        runtime = LambdaRuntime(
             endpoint_url=self.endpoint_url,
             region=self.region,
             account_id=self.account_id,
@@ -157,8 +157,9 @@ class LocalAws:
             call_log_path=self.state_dir / "aws-calls.jsonl",
             max_workers_per_function=self._max_workers_per_function,
         )
+        self._runtime = _LoggingRuntime(runtime, self._record_result)
         self._invoker = AsyncInvoker(
-            runtime=_LoggingRuntime(self._runtime, self._record_result),
+            runtime=self._runtime,
             policy_for=self._async_policy_for,
             send_to_queue=self._send_to_queue,
             retry_delays_s=self._retry_delays_s,
@@ -239,10 +240,7 @@ class LocalAws:
         return logging_config.get("LogGroup") or f"/aws/lambda/{function_name}"
 
     def invoke_function(self, function: Any, payload: bytes, *, wait_for_slot: bool) -> Any:
-        spec = self.function_spec(function)
-        result = self._require_runtime().invoke(spec, payload, wait_for_slot=wait_for_slot)
-        self._record_result(spec, result)
-        return result
+        return self._require_runtime().invoke(self.function_spec(function), payload, wait_for_slot=wait_for_slot)
 
     def submit_async_invocation(self, function: Any, payload: bytes) -> str:
         if self._invoker is None:
