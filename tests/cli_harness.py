@@ -28,7 +28,7 @@ from imagelabels.cli import main
 from imagelabels.invoke import InvokeResult
 from imagelabels.target import Target
 from label_table import create_label_table
-from s3_event_factory import encode_key
+from s3_event_factory import record
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 REGION = "eu-west-1"
@@ -150,24 +150,11 @@ class Pipeline:
             return f"{self._sequence:018X}"
 
     def created_record(self, key: str, *, version_id: str | None, etag: str, size: int, sequencer: str | None = None) -> dict:
-        obj = {"key": encode_key(key), "size": size, "eTag": etag.strip('"'), "sequencer": sequencer or self.next_sequencer()}
-        if version_id and version_id != "null":
-            obj["versionId"] = version_id
-        return self._record("ObjectCreated:Put", obj)
+        return record(key, sequencer=sequencer or self.next_sequencer(), size=size, etag=etag.strip('"'), bucket=BUCKET,
+                      version_id=None if version_id == "null" else version_id)
 
     def removed_record(self, key: str, *, version_id: str | None, event_name: str = "ObjectRemoved:DeleteMarkerCreated") -> dict:
-        obj = {"key": encode_key(key), "sequencer": self.next_sequencer()}
-        if version_id:
-            obj["versionId"] = version_id
-        return self._record(event_name, obj)
-
-    def _record(self, event_name: str, obj: dict) -> dict:
-        return {
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": "2026-11-26T10:00:00.000Z",
-            "eventName": event_name,
-            "s3": {"s3SchemaVersion": "1.0", "configurationId": "labeller",
-                   "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"}, "object": obj},
-        }
+        return record(key, sequencer=self.next_sequencer(), event_name=event_name, version_id=version_id, bucket=BUCKET)
 
     def put(self, key: str, body: bytes, *, notify: str | None = None) -> dict:
         """An upload by someone else (or before the stack existed, with notify="off")."""

@@ -20,10 +20,11 @@ def record(
     size: int = 123_456,
     version_id: str | None = "v1",
     bucket: str = BUCKET,
+    etag: str = "0123456789abcdef0123456789abcdef",
 ) -> dict:
     obj = {"key": encode_key(key), "sequencer": sequencer}
     if event_name.startswith("ObjectCreated"):
-        obj.update({"size": size, "eTag": "0123456789abcdef0123456789abcdef"})
+        obj.update({"size": size, "eTag": etag})
     if version_id:
         obj["versionId"] = version_id
     return {
