@@ -136,7 +136,7 @@ class LocalAws:
     def _start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from local_aws import moto_adjustments
+        from local_aws import adjust
         from local_aws.async_invocations import AsyncInvoker
         from local_aws.lambda_runtime import LambdaRuntime
 
@@ -148,7 +148,7 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{LOOPBACK}:{port}"
-        moto_adjustments.apply_all(self)
+        adjust.apply_all(self)
         runtime = LambdaRuntime(
             endpoint_url=self.endpoint_url,
             region=self.region,

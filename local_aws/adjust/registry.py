@@ -1,0 +1,66 @@
+"""What every adjustment of moto shares: the moto pin, the launcher's services, moto's originals.
+
+The adjustments call back into the launcher (local_aws.server) through `LocalServices` (run a
+function, submit an asynchronous invocation, answer DetectLabels), so no adjustment holds a process
+or a model of its own. `ORIGINALS` keeps each function as moto ships it, for the tests that check
+moto still behaves as an adjustment assumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+
+import moto
+from moto.awslambda.models import LambdaFunction
+
+MOTO_VERSION = "5.2.5"
+
+logger = logging.getLogger("local_aws.moto")
+
+
+class LocalServices(Protocol):
+    """What the adjustments need from the launcher."""
+
+    endpoint_url: str
+
+    def invoke_function(self, function: LambdaFunction, payload: bytes, *, wait_for_slot: bool) -> Any:
+        """Run the function now and return the runtime's InvocationResult (raises TooManyRequests)."""
+
+    def submit_async_invocation(self, function: LambdaFunction, payload: bytes) -> str:
+        """Queue an asynchronous invocation (retries, on-failure destination); returns its request id."""
+
+    def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
+        """Answer one Rekognition DetectLabels request: (HTTP status, JSON body)."""
+
+
+_services: LocalServices | None = None
+
+# The functions as moto ships them, for the tests that check moto still behaves as expected.
+ORIGINALS: dict[str, Any] = {}
+
+
+def check_moto_version() -> None:
+    """The adjustments patch moto internals: any other moto than the pinned one is refused."""
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"local_aws adjusts moto {MOTO_VERSION} internals, but moto {moto.__version__} is installed: "
+            "install requirements-local.txt"
+        )
+
+
+def use_services(services: LocalServices) -> None:
+    """The launcher whose services the adjustments call from now on."""
+    global _services
+    _services = services
+
+
+def require_services() -> LocalServices:
+    if _services is None:
+        raise RuntimeError("local_aws adjustments used before apply_all() gave them the launcher's services")
+    return _services
+
+
+def keep_original(name: str, value: Any) -> Any:
+    ORIGINALS.setdefault(name, value)
+    return ORIGINALS[name]

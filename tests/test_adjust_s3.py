@@ -1,0 +1,109 @@
+"""local_aws/adjust/s3.py: moto (pinned) still behaves as each adjustment assumes, and the adjusted
+server's buckets and event notifications behave as S3's do.
+A failure of a "moto still ..." test means the pin moved or moto changed: revisit that adjustment
+rather than the test. One local AWS for the module (tests/adjust_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.s3 import models as s3_models
+
+from adjust_fixtures import (  # noqa: F401 (aws and client are fixtures)
+    EVENT_RECORDER, aws, clear_records, client, create_function, deploy_change_set, moto_source, records,
+)
+from local_aws.adjust.registry import ORIGINALS
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def test_moto_still_creates_buckets_unversioned_and_events_without_sequencer():
+    assert "Versioning" not in moto_source(ORIGINALS["FakeBucket.create_from_cloudformation_json"])
+    assert "sequencer" not in moto_source(ORIGINALS["notifications._get_s3_event"])
+    delete_source = moto_source(ORIGINALS["S3Backend.delete_object"])
+    marker_branch = delete_source.split("if version_id is None:")[1].split("else:")[0]
+    assert "_set_delete_marker" in marker_branch and "send_event" not in marker_branch
+    invoke_source = moto_source(ORIGINALS["notifications._invoke_awslambda"])
+    assert "func.invoke(" in invoke_source and "except:" in invoke_source  # synchronous, errors swallowed
+
+
+def test_s3_events_reach_the_function_asynchronously_shaped_like_s3s(aws, client):
+    stack = deploy_change_set(client, "bucket-stack", json.dumps({"Resources": {"Images": {
+        "Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Enabled"}}}},
+        "Outputs": {"Bucket": {"Value": {"Ref": "Images"}}}}), "CREATE")
+    bucket = stack["Outputs"][0]["OutputValue"]
+    s3 = client("s3")
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    recorder_arn = create_function(client, "s3-recorder", EVENT_RECORDER)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": recorder_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+    clear_records(client, "events/")
+
+    started = time.monotonic()
+    first = s3.put_object(Bucket=bucket, Key="a b.png", Body=b"one")["VersionId"]
+    assert time.monotonic() - started < 1.0  # PutObject does not wait for the function
+    second = s3.put_object(Bucket=bucket, Key="a b.png", Body=b"two")["VersionId"]
+    assert aws.wait_idle(30)
+    marker = s3.delete_object(Bucket=bucket, Key="a b.png")["VersionId"]
+    assert aws.wait_idle(30)
+    s3.delete_object(Bucket=bucket, Key="a b.png", VersionId=first)
+    assert aws.wait_idle(30)
+
+    seen = [event["Records"][0] for event in records(client, "events/")]
+    summary = [(r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"].get("versionId")) for r in seen]
+    assert sorted(summary) == sorted([
+        ("ObjectCreated:Put", "a+b.png", first), ("ObjectCreated:Put", "a+b.png", second),
+        ("ObjectRemoved:DeleteMarkerCreated", "a+b.png", marker), ("ObjectRemoved:Delete", "a+b.png", first)])
+    by_name = {(r["eventName"], r["s3"]["object"].get("versionId")): int(r["s3"]["object"]["sequencer"], 16) for r in seen}
+    assert (by_name[("ObjectCreated:Put", first)] < by_name[("ObjectCreated:Put", second)]
+            < by_name[("ObjectRemoved:DeleteMarkerCreated", marker)] < by_name[("ObjectRemoved:Delete", first)])
+    for version in s3.list_object_versions(Bucket=bucket).get("Versions", []) + \
+            s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    assert aws.wait_idle(30)
+    client("cloudformation").delete_stack(StackName="bucket-stack")
+
+
+def test_moto_still_adds_no_delete_marker_for_a_key_it_never_held(aws, client):
+    client("s3").create_bucket(Bucket="unadjusted-markers")
+    client("s3").put_bucket_versioning(Bucket="unadjusted-markers", VersioningConfiguration={"Status": "Enabled"})
+    backend = s3_models.s3_backends[aws.account_id]["aws"]
+    assert ORIGINALS["S3Backend.delete_object"](backend, "unadjusted-markers", "never.png") == (False, {})
+    assert "never.png" not in backend.get_bucket("unadjusted-markers").keys
+
+
+def test_deleting_a_key_never_held_in_a_versioned_bucket_adds_a_marker_and_notifies(aws, client):
+    s3 = client("s3")
+    s3.create_bucket(Bucket="never-held")
+    s3.put_bucket_versioning(Bucket="never-held", VersioningConfiguration={"Status": "Enabled"})
+    recorder_arn = create_function(client, "never-held-recorder", EVENT_RECORDER)
+    s3.put_bucket_notification_configuration(Bucket="never-held", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": recorder_arn, "Events": ["s3:ObjectRemoved:*"]}]})
+    clear_records(client, "events/")
+
+    deleted = s3.delete_object(Bucket="never-held", Key="never.png")
+    assert deleted["DeleteMarker"] is True and deleted["VersionId"]
+    marker, = s3.list_object_versions(Bucket="never-held")["DeleteMarkers"]
+    assert (marker["Key"], marker["VersionId"], marker["IsLatest"]) == ("never.png", deleted["VersionId"], True)
+    with pytest.raises(ClientError) as raised:
+        s3.get_object(Bucket="never-held", Key="never.png")
+    assert raised.value.response["Error"]["Code"] == "NoSuchKey"
+    assert aws.wait_idle(30)
+    record, = [event["Records"][0] for event in records(client, "events/")]
+    assert record["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert record["s3"]["object"]["key"] == "never.png"
+    assert record["s3"]["object"]["versionId"] == deleted["VersionId"]
+    assert record["s3"]["object"]["sequencer"]
+
+    # An upload after it is the current version; removing the marker leaves it; both events are S3's.
+    uploaded = s3.put_object(Bucket="never-held", Key="never.png", Body=b"now")["VersionId"]
+    assert s3.get_object(Bucket="never-held", Key="never.png")["Body"].read() == b"now"
+    s3.delete_object(Bucket="never-held", Key="never.png", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket="never-held", Key="never.png")["VersionId"] == uploaded
+    assert aws.wait_idle(30)
+    names = sorted(event["Records"][0]["eventName"] for event in records(client, "events/"))
+    assert names == ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"]
