@@ -384,14 +384,27 @@ class OfflineLabeller:
         max_labels, min_confidence = validated_parameters(max_labels, min_confidence)
         header = inspect_image(image_bytes)
         rgb = decode_rgb(image_bytes, header)
+        labels = self._labels(rgb, max_labels=max_labels, min_confidence=min_confidence)
+        return {"Labels": labels, "LabelModelVersion": self.model_version}
+
+    def label_rgb(
+        self, rgb: np.ndarray, *, max_labels: int | None = None, min_confidence: float | None = None
+    ) -> list[dict]:
+        """DetectLabels' Labels for an H x W x 3 uint8 RGB array already in memory (a decoded
+        video frame): no re-encoding, and none of the image-file limits apply."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError("label_rgb takes an H x W x 3 uint8 RGB array")
+        max_labels, min_confidence = validated_parameters(max_labels, min_confidence)
+        return self._labels(rgb, max_labels=max_labels, min_confidence=min_confidence)
+
+    def _labels(self, rgb: np.ndarray, *, max_labels: int | None, min_confidence: float) -> list[dict]:
         with self._pool.borrowed() as models:
             detections = models.detect(rgb)
             probabilities = models.classify(rgb)
-        labels = merge_labels(
+        return merge_labels(
             taxonomy=self.taxonomy,
             detections=detections,
             probabilities=probabilities,
             min_confidence=min_confidence,
             max_labels=max_labels,
         )
-        return {"Labels": labels, "LabelModelVersion": self.model_version}

@@ -214,6 +214,17 @@ def test_an_80_px_image_is_accepted(labeller):
     assert isinstance(response["Labels"], list)
 
 
+def test_a_decoded_frame_is_labelled_as_its_image_file_would_be(labeller, sample_labels):
+    # What video label detection calls for each sampled frame: an RGB array, never re-encoded.
+    rgb = cv2.cvtColor(cat_bgr(), cv2.COLOR_BGR2RGB)
+    assert labeller.label_rgb(rgb, min_confidence=20) == sample_labels["cat-chelsea.png"]["Labels"]
+    assert [entry["Name"] for entry in labeller.label_rgb(rgb, max_labels=1)] == ["Cat"]
+    # A tiny frame is still labelled (the 80 px rule is DetectLabels' limit for image files).
+    assert isinstance(labeller.label_rgb(np.zeros((10, 10, 3), np.uint8)), list)
+    with pytest.raises(ValueError):
+        labeller.label_rgb(rgb[:, :, 0])
+
+
 def test_an_image_over_10000_px_a_side_is_too_large(labeller):
     data = png(np.zeros((80, 10_001, 3), dtype=np.uint8))
     error = assert_rekognition_error(lambda: labeller.detect_labels(data), "ImageTooLargeException")
