@@ -78,10 +78,10 @@ def detection_from_response(response: dict) -> Detection:
             continue
         label = DetectedLabel(
             name=name,
-            confidence=_decimal(raw["Confidence"]),
-            parents=_names(raw.get("Parents")),
-            categories=_names(raw.get("Categories")),
-            aliases=_names(raw.get("Aliases")),
+            confidence=decimal_value(raw["Confidence"]),
+            parents=names_of(raw.get("Parents")),
+            categories=names_of(raw.get("Categories")),
+            aliases=names_of(raw.get("Aliases")),
             instances=[_instance(instance) for instance in raw.get("Instances") or [] if instance.get("BoundingBox")],
         )
         kept = labels.get(label.key)
@@ -92,19 +92,19 @@ def detection_from_response(response: dict) -> Detection:
     return Detection(labels=ordered, model_version=response.get("LabelModelVersion"))
 
 
-def _names(entries) -> list[str]:
+def names_of(entries) -> list[str]:
     return [entry["Name"] for entry in entries or [] if entry.get("Name")]
 
 
 def _instance(instance: dict) -> dict:
     box = instance["BoundingBox"]
-    item = {"BoundingBox": {side: _decimal(box[side]) for side in ("Width", "Height", "Left", "Top") if side in box}}
+    item = {"BoundingBox": {side: decimal_value(box[side]) for side in ("Width", "Height", "Left", "Top") if side in box}}
     if instance.get("Confidence") is not None:
-        item["Confidence"] = _decimal(instance["Confidence"])
+        item["Confidence"] = decimal_value(instance["Confidence"])
     return item
 
 
-def _decimal(value) -> Decimal:
+def decimal_value(value) -> Decimal:
     # DynamoDB through boto3 rejects float; str() keeps the value Rekognition sent, and
     # rounding keeps items small without losing anything a user could notice.
     return Decimal(str(round(float(value), 4)))

@@ -120,13 +120,15 @@ def transaction_items(
 
     names = {label.key: label.name for label in labels}
     for added in sorted(new_keys - old_keys):
-        parts.append(_count_change(table_name, added, names[added], +1))
+        parts.append(counter_change(table_name, added, names[added], +1))
     for removed in sorted(old_keys - new_keys):
-        parts.append(_count_change(table_name, removed, removed, -1))
+        parts.append(counter_change(table_name, removed, removed, -1))
     return parts
 
 
-def _count_change(table_name: str, key: str, name: str, delta: int) -> dict:
+def counter_change(table_name: str, key: str, name: str, delta: int) -> dict:
+    """The transaction part that moves one label's object count by `delta` (films use it too:
+    a counter counts every object carrying the label, whatever its kind)."""
     return {
         "Update": {
             "TableName": table_name,
@@ -161,48 +163,59 @@ class LabelStore:
     def current(self, image_id: str) -> StoredImage | None:
         response = self._client.get_item(
             TableName=self.table_name,
-            Key=_wire(image_key(image_id)),
+            Key=wire(image_key(image_id)),
             ConsistentRead=True,
             ProjectionExpression="Sequencer, #status, LabelKeys, VersionId",
             ExpressionAttributeNames={"#status": "Status"},
         )
         item = response.get("Item")
-        return stored_image(_plain(item) if item else None)
+        return stored_image(plain(item) if item else None)
 
     def replace(self, *, image_item: dict, labels: list[DetectedLabel], previous: StoredImage | None) -> bool:
         """Write the transaction. False when the image item changed since `previous` was read
         (the caller re-reads and decides again); WriteContention when other transactions on the
         same counters keep conflicting."""
         parts = transaction_items(table_name=self.table_name, image_item=image_item, labels=labels, previous=previous)
-        for attempt in range(self._conflict_attempts):
-            try:
-                self._client.transact_write_items(TransactItems=[_wire_part(part) for part in parts])
-                return True
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
-                if "TransactionConflict" not in reasons and reasons:
-                    raise
-                # Another image's transaction touched the same label counter: back off, retry.
-                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
-        raise WriteContention(f"{image_item['ImageId']!r}: transaction kept conflicting on label counters")
+        reasons = write_transaction(self._client, parts, attempts=self._conflict_attempts, subject=image_item["ImageId"])
+        # Only the image item's put carries a condition: a failed condition means it changed.
+        return reasons is None
 
 
-def _wire(value: dict) -> dict:
+def write_transaction(client, parts: list[dict], *, attempts: int, subject: str) -> list[str] | None:
+    """Writes one TransactWriteItems (parts as plain Python values). None when written; the
+    cancellation reason codes (one per part, "None" for the parts that were fine) when a
+    condition failed, for the caller to re-read and decide again. A TransactionConflict (another
+    transaction on the same label counter) is retried with backoff; WriteContention when it
+    keeps conflicting."""
+    for attempt in range(attempts):
+        try:
+            client.transact_write_items(TransactItems=[wire_part(part) for part in parts])
+            return None
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") or "None" for reason in error.response.get("CancellationReasons") or []]
+            if "ConditionalCheckFailed" in reasons:
+                return reasons
+            if "TransactionConflict" not in reasons and reasons:
+                raise
+            # Another object's transaction touched the same label counter: back off, retry.
+            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+    raise WriteContention(f"{subject!r}: transaction kept conflicting on label counters")
+
+
+def wire(value: dict) -> dict:
     return {name: _serializer.serialize(attribute) for name, attribute in value.items()}
 
 
-def _plain(item: dict) -> dict:
+def plain(item: dict) -> dict:
     return {name: _deserializer.deserialize(attribute) for name, attribute in item.items()}
 
 
-def _wire_part(part: dict) -> dict:
+def wire_part(part: dict) -> dict:
     (operation, body), = part.items()
     body = dict(body)
     for field in ("Item", "Key", "ExpressionAttributeValues"):
         if field in body:
-            body[field] = _wire(body[field])
+            body[field] = wire(body[field])
     return {operation: body}

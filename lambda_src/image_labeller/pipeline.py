@@ -100,7 +100,7 @@ def process_object_event(
         if event.removes_other_version_than(previous):
             return OUTCOME_OTHER_VERSION
         if event.action == "removed":
-            item, labels, outcome = _tombstone(event, clock()), [], OUTCOME_DELETED
+            item, labels, outcome = tombstone_item(event, clock()), [], OUTCOME_DELETED
         else:
             if result is None:  # label once, however many times the write has to be retried
                 result = label_image(event, rekognition=rekognition, settings=settings)
@@ -133,7 +133,8 @@ def label_image(event: ObjectEvent, *, rekognition, settings: LabellerSettings) 
     return detection_from_response(response)
 
 
-def _common_fields(event: ObjectEvent, status: str, now: datetime) -> dict:
+def object_fields(event: ObjectEvent, status: str, now: datetime) -> dict:
+    """What every object item holds, image or film: where it is and which event wrote it."""
     item = {
         **image_key(event.key),
         "Bucket": event.bucket,
@@ -151,11 +152,11 @@ def _common_fields(event: ObjectEvent, status: str, now: datetime) -> dict:
 
 def _image_item(event: ObjectEvent, result, settings: LabellerSettings, now: datetime):
     if isinstance(result, ImageFailure):
-        item = _common_fields(event, STATUS_FAILED, now)
+        item = object_fields(event, STATUS_FAILED, now)
         item["Error"] = {"Code": result.code, "Message": result.message}
         labels, outcome = [], OUTCOME_FAILED
     else:
-        item = _common_fields(event, STATUS_LABELLED, now)
+        item = object_fields(event, STATUS_LABELLED, now)
         item["Labels"] = [label.as_item() for label in result.labels]
         if result.model_version:
             item["LabelModelVersion"] = result.model_version
@@ -169,8 +170,8 @@ def _image_item(event: ObjectEvent, result, settings: LabellerSettings, now: dat
     return item, labels, outcome
 
 
-def _tombstone(event: ObjectEvent, now: datetime) -> dict:
-    item = _common_fields(event, STATUS_DELETED, now)
+def tombstone_item(event: ObjectEvent, now: datetime) -> dict:
+    item = object_fields(event, STATUS_DELETED, now)
     item["ExpiresAt"] = int(now.timestamp()) + TOMBSTONE_SECONDS
     return item
 
