@@ -1,0 +1,46 @@
+"""How a Rekognition Video job is tied to the object event that started it. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+
+JOB_TAG_PREFIX = "film-"
+
+
+def client_request_token(*, bucket: str, key: str, version_id: str | None, sequencer: str) -> str:
+    """The same object version always gets the same token, so a retried start returns the job
+    already running (Rekognition keeps tokens 7 days) and sends no second notification.
+
+    In an unversioned bucket every upload of a key would share one token, and a re-upload within
+    7 days would get the old content's job: there the event's sequencer tells uploads apart.
+    """
+    material = f"{bucket}\n{key}\n{version_id or ''}"
+    if not version_id:
+        material += f"\n{sequencer}"
+    return _sha256(material)[:64]
+
+
+def job_tag(*, key: str, sequencer: str) -> str:
+    """film-<32 hex of sha256(key)>-<sequencer>. The hash leads back to the film item; the
+    sequencer of the starting event tells the collector whether a job it does not find on the
+    film item is stale (older than the item) or not recorded yet (newer: the starter's write is
+    still to come, e.g. it is being retried), so its one notification is not thrown away."""
+    return f"{JOB_TAG_PREFIX}{_sha256(key)[:32]}-{sequencer}"
+
+
+def tag_sequencer(tag: str | None) -> str | None:
+    """The sequencer job_tag put in `tag`; None for a tag this labeller did not make."""
+    if not tag or not tag.startswith(JOB_TAG_PREFIX):
+        return None
+    parts = tag[len(JOB_TAG_PREFIX):].split("-")
+    if len(parts) != 2 or not parts[1]:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

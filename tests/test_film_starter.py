@@ -1,0 +1,267 @@
+"""The film starter against moto's DynamoDB, with Rekognition and SQS stubbed by botocore's
+Stubber: which jobs are started, what the film item says, what is retried and how late."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from film_table import (
+    EVENTS_QUEUE_URL,
+    SERVICE_ROLE_ARN,
+    TOPIC_ARN,
+    assert_table_invariants,
+    counts,
+    entries,
+    film,
+    seed_labelled,
+    sha256,
+    sqs_record,
+)
+from label_table import TABLE_NAME, create_label_table
+from s3_event_factory import BUCKET, TEST_EVENT, event, record
+
+_sequence = iter(range(0x10, 0x100000))
+
+
+def next_sequencer() -> str:
+    return f"0066AED6DCD9{next(_sequence):08X}"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("MIN_CONFIDENCE", "60")
+    monkeypatch.setenv("TOPIC_ARN", TOPIC_ARN)
+    monkeypatch.setenv("SERVICE_ROLE_ARN", SERVICE_ROLE_ARN)
+    with mock_aws():
+        table = create_label_table(boto3.resource("dynamodb"))
+        import film_labeller.starter as starter
+
+        starter = importlib.reload(starter)  # module-level clients are created inside the mock
+        monkeypatch.setattr(starter.JITTER, "random", lambda: 0.5)
+        with Stubber(starter.REKOGNITION) as rekognition, Stubber(starter.SQS) as sqs:
+            yield starter, rekognition, sqs, table
+            rekognition.assert_no_pending_responses()
+            sqs.assert_no_pending_responses()
+
+
+def created(key: str, version_id: str = "v1", **fields) -> dict:
+    return record(key, sequencer=next_sequencer(), version_id=version_id, **fields)
+
+
+def removed(key: str, version_id: str = "delete-marker", event_name: str = "ObjectRemoved:DeleteMarkerCreated") -> dict:
+    return record(key, sequencer=next_sequencer(), event_name=event_name, version_id=version_id)
+
+
+def message(*s3_records, receive_count: int = 1) -> dict:
+    return sqs_record(event(*s3_records), receive_count=receive_count)
+
+
+def expect_start(rekognition, s3_record: dict, job_id: str) -> None:
+    """The exact request: a retried start must send the very same one to get the same job."""
+    obj = s3_record["s3"]["object"]
+    key = obj["key"].replace("+", " ")
+    rekognition.add_response("start_label_detection", {"JobId": job_id}, {
+        "Video": {"S3Object": {"Bucket": BUCKET, "Name": key, "Version": obj["versionId"]}},
+        "ClientRequestToken": sha256(f"{BUCKET}\n{key}\n{obj['versionId']}")[:64],
+        "MinConfidence": 60.0,
+        "JobTag": f"film-{sha256(key)[:32]}-{obj['sequencer']}",
+        "NotificationChannel": {"SNSTopicArn": TOPIC_ARN, "RoleArn": SERVICE_ROLE_ARN},
+        "Features": ["GENERAL_LABELS"],
+    })
+
+
+def expect_delay(sqs, sqs_message: dict, seconds: int, *, first: bool = True) -> None:
+    if first:
+        sqs.add_response("get_queue_url", {"QueueUrl": EVENTS_QUEUE_URL},
+                         {"QueueName": "FilmEvents", "QueueOwnerAWSAccountId": "123456789012"})
+    sqs.add_response("change_message_visibility", {}, {
+        "QueueUrl": EVENTS_QUEUE_URL, "ReceiptHandle": sqs_message["receiptHandle"], "VisibilityTimeout": seconds})
+
+
+def batch(*messages) -> dict:
+    return {"Records": list(messages)}
+
+
+def test_a_new_film_starts_one_job_and_is_recorded_as_processing(aws):
+    starter, rekognition, _, table = aws
+    s3_record = created("films/holiday trip.mp4", size=734_003_200)
+    expect_start(rekognition, s3_record, "job-1")
+
+    assert starter.handle(batch(message(s3_record))) == {"batchItemFailures": []}
+
+    item = film(table, "films/holiday trip.mp4")
+    assert item["Media"] == "video" and item["Status"] == "PROCESSING"
+    assert item["JobId"] == "job-1"
+    assert item["JobTag"] == f"film-{sha256('films/holiday trip.mp4')[:32]}-{s3_record['s3']['object']['sequencer']}"
+    assert (item["Bucket"], item["Key"], item["VersionId"]) == (BUCKET, "films/holiday trip.mp4", "v1")
+    assert item["Sequencer"] == s3_record["s3"]["object"]["sequencer"] and item["Size"] == 734_003_200
+    assert float(item["MinConfidence"]) == 60.0 and item["ETag"]
+    assert "LabelKeys" not in item and "Labels" not in item
+    assert_table_invariants(table, at_rest=False)
+
+
+def test_a_redelivered_event_starts_nothing_and_writes_nothing(aws):
+    starter, rekognition, _, table = aws
+    s3_record = created("films/once.mov")
+    expect_start(rekognition, s3_record, "job-1")
+    starter.handle(batch(message(s3_record)))
+    before = film(table, "films/once.mov")
+
+    # No response queued: a second StartLabelDetection would fail the Stubber.
+    assert starter.handle(batch(message(s3_record))) == {"batchItemFailures": []}
+    assert film(table, "films/once.mov") == before
+
+
+def test_a_start_retried_after_a_lost_write_gets_the_same_job_and_writes_once(aws, monkeypatch):
+    starter, rekognition, sqs, table = aws
+    s3_record = created("films/retried.mp4")
+    first = message(s3_record)
+    expect_start(rekognition, s3_record, "job-7")
+    expect_delay(sqs, first, 63)  # 60 s, and 5 % jitter
+    real_put = starter.STORE.put_film
+    monkeypatch.setattr(starter.STORE, "put_film", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("lost")))
+
+    assert starter.handle(batch(first)) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    assert film(table, "films/retried.mp4") is None
+
+    writes = []
+    monkeypatch.setattr(starter.STORE, "put_film", lambda *a, **k: writes.append(a) or real_put(*a, **k))
+    expect_start(rekognition, s3_record, "job-7")  # same token: Rekognition answers with the same job
+    assert starter.handle(batch(message(s3_record, receive_count=2))) == {"batchItemFailures": []}
+    assert film(table, "films/retried.mp4")["JobId"] == "job-7" and len(writes) == 1
+
+
+@pytest.mark.parametrize("code, status", [
+    ("LimitExceededException", 400), ("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400),
+    ("InternalServerError", 500), ("AccessDeniedException", 400),
+])
+def test_busy_or_misconfigured_rekognition_retries_later_with_a_growing_delay(aws, code, status):
+    starter, rekognition, sqs, table = aws
+    good, busy = created("films/good.mp4"), created("films/busy.mp4")
+    good_message, busy_message = message(good), message(busy, receive_count=3)
+    expect_start(rekognition, good, "job-good")
+    rekognition.add_client_error("start_label_detection", service_error_code=code, http_status_code=status)
+    expect_delay(sqs, busy_message, 252)  # 60 * 2**2, and 5 % jitter
+
+    result = starter.handle(batch(good_message, busy_message))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": busy_message["messageId"]}]}
+    assert film(table, "films/busy.mp4") is None  # nothing recorded: the retry starts it
+    assert film(table, "films/good.mp4")["JobId"] == "job-good"
+
+
+def test_the_delay_doubles_to_15_minutes_and_keeps_a_message_two_days_before_the_dlq():
+    from film_labeller.sqs_batch import retry_delay
+
+    assert [retry_delay(count, 0.0) for count in (1, 2, 3, 4, 5, 6, 200)] == [60, 120, 240, 480, 900, 900, 900]
+    assert retry_delay(1, 0.999) == 65 and retry_delay(200, 0.999) == 989
+    # maxReceiveCount 200: the 199 delays between receives.
+    assert sum(retry_delay(count, 0.0) for count in range(1, 200)) >= 48 * 3600
+
+
+@pytest.mark.parametrize("code", ["InvalidS3ObjectException", "VideoTooLargeException", "InvalidParameterException"])
+def test_a_film_rekognition_cannot_read_is_failed_without_retry_and_loses_the_old_labels(aws, code):
+    starter, rekognition, _, table = aws
+    seed_labelled(starter.STORE, key="films/broken.mp4", bucket=BUCKET, version_id="v0", job_id="job-0",
+                  sequencer="0066AED6DCD900000001", labels=["Car", "Road"])
+    s3_record = created("films/broken.mp4", version_id="v1")
+    rekognition.add_client_error("start_label_detection", service_error_code=code, service_message="Nope.",
+                                 http_status_code=400)
+
+    assert starter.handle(batch(message(s3_record))) == {"batchItemFailures": []}
+
+    item = film(table, "films/broken.mp4")
+    assert item["Status"] == "FAILED" and item["Error"] == {"Code": code, "Message": "Nope."}
+    assert item["VersionId"] == "v1" and "JobId" not in item
+    assert entries(table, "films/broken.mp4") == {}
+    assert counts(table) == {"car": 0, "road": 0}
+    assert_table_invariants(table)
+
+
+def test_an_older_event_arriving_late_starts_nothing(aws):
+    starter, rekognition, _, table = aws
+    older, newer = created("films/scene.mp4", "v1"), created("films/scene.mp4", "v2")
+    expect_start(rekognition, newer, "job-2")
+    starter.handle(batch(message(newer)))
+
+    assert starter.handle(batch(message(older))) == {"batchItemFailures": []}
+    assert (film(table, "films/scene.mp4")["VersionId"], film(table, "films/scene.mp4")["JobId"]) == ("v2", "job-2")
+
+
+def test_delete_tombstones_the_film_and_removes_its_entries_with_their_counts(aws):
+    starter, _, _, table = aws
+    for name in ("films/gone.mp4", "films/kept.mp4"):
+        seed_labelled(starter.STORE, key=name, bucket=BUCKET, version_id="v1", job_id=f"job-{name}",
+                      sequencer="0066AED6DCD900000001", labels=["Dog", "Beach"])
+    assert counts(table) == {"dog": 2, "beach": 2}
+
+    assert starter.handle(batch(message(removed("films/gone.mp4")))) == {"batchItemFailures": []}
+
+    tombstone = film(table, "films/gone.mp4")
+    assert tombstone["Status"] == "DELETED" and tombstone["Media"] == "video"
+    assert "JobId" not in tombstone
+    assert entries(table, "films/gone.mp4") == {}
+    assert set(entries(table, "films/kept.mp4")) == {"dog", "beach"}
+    assert counts(table) == {"dog": 1, "beach": 1}
+    assert_table_invariants(table)
+
+
+def test_the_tombstone_expires_in_30_days_and_blocks_the_upload_event_arriving_late(aws):
+    starter, _, _, table = aws
+    upload = created("films/late.mp4")
+    starter.handle(batch(message(removed("films/late.mp4"))))
+    tombstone = film(table, "films/late.mp4")
+    assert int(tombstone["ExpiresAt"]) - int(time.time()) > 29 * 86400
+
+    # No start queued: the upload that preceded the delete must not start a job.
+    assert starter.handle(batch(message(upload))) == {"batchItemFailures": []}
+    assert film(table, "films/late.mp4")["Status"] == "DELETED"
+
+
+def test_deleting_another_version_keeps_the_labelled_film(aws):
+    starter, _, _, table = aws
+    seed_labelled(starter.STORE, key="films/v.mp4", bucket=BUCKET, version_id="v2", job_id="job-2",
+                  sequencer="0066AED6DCD900000001", labels=["Cat"])
+    starter.handle(batch(message(removed("films/v.mp4", version_id="v1", event_name="ObjectRemoved:Delete"))))
+    assert film(table, "films/v.mp4")["Status"] == "LABELLED" and counts(table) == {"cat": 1}
+    assert_table_invariants(table)
+
+
+@pytest.mark.parametrize("body", ["not json {", json.dumps(["a list"]), json.dumps({"Records": "x"}),
+                                  json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]})])
+def test_a_malformed_message_fails_at_once_so_it_reaches_the_dlq_and_the_others_go_on(aws, body):
+    starter, rekognition, sqs, table = aws
+    good = created("films/fine.mp4")
+    bad_message, good_message = sqs_record(body), message(good)
+    expect_delay(sqs, bad_message, 0)  # visible again now: no retry can fix it, the DLQ shows it
+    expect_start(rekognition, good, "job-fine")
+
+    assert starter.handle(batch(bad_message, good_message)) == {
+        "batchItemFailures": [{"itemIdentifier": bad_message["messageId"]}]}
+    assert film(table, "films/fine.mp4")["Status"] == "PROCESSING"
+
+
+def test_the_s3_test_event_succeeds_and_changes_nothing(aws):
+    starter, _, _, table = aws
+    assert starter.handle(batch(sqs_record(TEST_EVENT))) == {"batchItemFailures": []}
+    assert table.scan()["Count"] == 0
+
+
+@pytest.mark.parametrize("environ, message_part", [
+    ({"TABLE_NAME": "t", "TOPIC_ARN": "a"}, "SERVICE_ROLE_ARN"),
+    ({"TABLE_NAME": "t", "TOPIC_ARN": "a", "SERVICE_ROLE_ARN": "r", "MIN_CONFIDENCE": "101"}, "MIN_CONFIDENCE"),
+])
+def test_a_misconfigured_starter_says_what_is_wrong(environ, message_part):
+    from film_labeller.start import StarterSettings
+    from image_labeller.pipeline import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=message_part):
+        StarterSettings.from_environment(environ)
