@@ -4,10 +4,17 @@ invariants every film scenario must leave behind."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections import Counter
+from contextlib import contextmanager
 
+import boto3
 from boto3.dynamodb.conditions import Key
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from label_table import TABLE_NAME, create_label_table
 
 ACCOUNT = "123456789012"
 EVENTS_QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:FilmEvents"
@@ -110,3 +117,19 @@ def entry_item(key: str, bucket: str, version_id: str, job_id: str, name: str, s
             "Confidence": Decimal("90"), "Bucket": bucket, "Media": "video", "VersionId": version_id, "JobId": job_id,
             "Segments": [list(segment) for segment in segments], "SegmentCount": len(segments),
             "SegmentsMerged": False, "Parents": [], "Categories": [], "UpdatedAt": "2026-11-26T10:00:00.000+00:00"}
+
+
+@contextmanager
+def film_handler(module_name: str, monkeypatch, *, environ: dict, jitter: float):
+    """The handler module loaded inside moto (its module-level clients are created there), with
+    the label table created as the stack does, Rekognition and SQS stubbed, jitter fixed."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        table = create_label_table(boto3.resource("dynamodb"))
+        handler = importlib.reload(importlib.import_module(module_name))
+        monkeypatch.setattr(handler.JITTER, "random", lambda: jitter)
+        with Stubber(handler.REKOGNITION) as rekognition, Stubber(handler.SQS) as sqs:
+            yield handler, rekognition, sqs, table
+            rekognition.assert_no_pending_responses()
+            sqs.assert_no_pending_responses()

@@ -4,14 +4,10 @@ another version's; stale, duplicate and failed jobs; long films handed on."""
 
 from __future__ import annotations
 
-import importlib
 import json
 
-import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
-from botocore.stub import Stubber
-from moto import mock_aws
 
 from film_table import (
     COMPLETIONS_QUEUE_ARN,
@@ -20,11 +16,12 @@ from film_table import (
     counts,
     entries,
     film,
+    film_handler,
     seed_labelled,
     sha256,
     sqs_record,
 )
-from label_table import TABLE_NAME, create_label_table
+from label_table import TABLE_NAME
 from s3_event_factory import BUCKET
 
 KEY = "films/safari.mp4"
@@ -35,18 +32,8 @@ METADATA = {"Codec": "h264", "DurationMillis": 15_015, "Format": "QuickTime / MO
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
-    monkeypatch.setenv("COMPLETIONS_QUEUE_URL", COMPLETIONS_QUEUE_URL)
-    with mock_aws():
-        table = create_label_table(boto3.resource("dynamodb"))
-        import film_labeller.collector as collector
-
-        collector = importlib.reload(collector)  # module-level clients are created inside the mock
-        monkeypatch.setattr(collector.JITTER, "random", lambda: 0.0)
-        with Stubber(collector.REKOGNITION) as rekognition, Stubber(collector.SQS) as sqs:
-            yield collector, rekognition, sqs, table
-            rekognition.assert_no_pending_responses()
-            sqs.assert_no_pending_responses()
+    with film_handler("film_labeller.collector", monkeypatch, environ={"TABLE_NAME": TABLE_NAME, "COMPLETIONS_QUEUE_URL": COMPLETIONS_QUEUE_URL}, jitter=0.0) as loaded:
+        yield loaded
 
 
 class Context:

@@ -3,14 +3,10 @@ Stubber: which jobs are started, what the film item says, what is retried and ho
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 
-import boto3
 import pytest
-from botocore.stub import Stubber
-from moto import mock_aws
 
 from film_table import (
     EVENTS_QUEUE_URL,
@@ -20,11 +16,12 @@ from film_table import (
     counts,
     entries,
     film,
+    film_handler,
     seed_labelled,
     sha256,
     sqs_record,
 )
-from label_table import TABLE_NAME, create_label_table
+from label_table import TABLE_NAME
 from s3_event_factory import BUCKET, TEST_EVENT, event, record
 
 _sequence = iter(range(0x10, 0x100000))
@@ -36,20 +33,8 @@ def next_sequencer() -> str:
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
-    monkeypatch.setenv("MIN_CONFIDENCE", "60")
-    monkeypatch.setenv("TOPIC_ARN", TOPIC_ARN)
-    monkeypatch.setenv("SERVICE_ROLE_ARN", SERVICE_ROLE_ARN)
-    with mock_aws():
-        table = create_label_table(boto3.resource("dynamodb"))
-        import film_labeller.starter as starter
-
-        starter = importlib.reload(starter)  # module-level clients are created inside the mock
-        monkeypatch.setattr(starter.JITTER, "random", lambda: 0.5)
-        with Stubber(starter.REKOGNITION) as rekognition, Stubber(starter.SQS) as sqs:
-            yield starter, rekognition, sqs, table
-            rekognition.assert_no_pending_responses()
-            sqs.assert_no_pending_responses()
+    with film_handler("film_labeller.starter", monkeypatch, environ={"TABLE_NAME": TABLE_NAME, "MIN_CONFIDENCE": "60", "TOPIC_ARN": TOPIC_ARN, "SERVICE_ROLE_ARN": SERVICE_ROLE_ARN}, jitter=0.5) as loaded:
+        yield loaded
 
 
 def created(key: str, version_id: str = "v1", **fields) -> dict:
