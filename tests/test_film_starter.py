@@ -55,7 +55,8 @@ def expect_start(rekognition, s3_record: dict, job_id: str) -> None:
     key = obj["key"].replace("+", " ")
     rekognition.add_response("start_label_detection", {"JobId": job_id}, {
         "Video": {"S3Object": {"Bucket": BUCKET, "Name": key, "Version": obj["versionId"]}},
-        "ClientRequestToken": sha256(f"{BUCKET}\n{key}\n{obj['versionId']}")[:64],
+        # bucket, key, version, the event's sequencer and MinConfidence: all that varies in a start.
+        "ClientRequestToken": sha256(f"{BUCKET}\n{key}\n{obj['versionId']}\n{obj['sequencer']}\n60.0")[:64],
         "MinConfidence": 60.0,
         "JobTag": f"film-{sha256(key)[:32]}-{obj['sequencer']}",
         "NotificationChannel": {"SNSTopicArn": TOPIC_ARN, "RoleArn": SERVICE_ROLE_ARN},
@@ -250,3 +251,16 @@ def test_a_misconfigured_starter_says_what_is_wrong(environ, message_part):
 
     with pytest.raises(ConfigurationError, match=message_part):
         StarterSettings.from_environment(environ)
+
+
+def test_the_token_is_stable_for_one_event_and_new_for_anything_that_changes_the_request():
+    from film_labeller.job_identity import client_request_token
+
+    base = {"bucket": BUCKET, "key": "films/a b.mp4", "version_id": "v1", "sequencer": "0A", "min_confidence": 60}
+    token = client_request_token(**base)
+    assert token == client_request_token(**base)  # a retried start: the same job, no second notification
+    assert len(token) == 64 and token.isalnum()  # Rekognition's ^[a-zA-Z0-9-_]+$, 1-64 characters
+    # Another MinConfidence (a redeploy) or another event (a relabel) must not reuse the token:
+    # Rekognition would answer IdempotentParameterMismatchException, which no retry cures.
+    for change in ({"min_confidence": 80}, {"sequencer": "0B"}, {"version_id": "v2"}, {"key": "films/other.mp4"}):
+        assert client_request_token(**{**base, **change}) != token, change

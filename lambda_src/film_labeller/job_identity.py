@@ -7,16 +7,19 @@ import hashlib
 JOB_TAG_PREFIX = "film-"
 
 
-def client_request_token(*, bucket: str, key: str, version_id: str | None, sequencer: str) -> str:
-    """The same object version always gets the same token, so a retried start returns the job
-    already running (Rekognition keeps tokens 7 days) and sends no second notification.
+def client_request_token(*, bucket: str, key: str, version_id: str | None, sequencer: str,
+                         min_confidence: float) -> str:
+    """The same event for the same object version always gets the same token, so a retried start
+    returns the job already running (Rekognition keeps tokens 7 days) and sends no second
+    notification.
 
-    In an unversioned bucket every upload of a key would share one token, and a re-upload within
-    7 days would get the old content's job: there the event's sequencer tells uploads apart.
+    The token also covers what else varies in the request (the event's sequencer, which is in
+    the JobTag, and MinConfidence): Rekognition answers a known token with other parameters with
+    IdempotentParameterMismatchException, which no retry cures. So a redeploy with another
+    minConfidence, or a relabel request, starts a job of its own. In an unversioned bucket the
+    sequencer is also what tells two uploads of one key apart.
     """
-    material = f"{bucket}\n{key}\n{version_id or ''}"
-    if not version_id:
-        material += f"\n{sequencer}"
+    material = f"{bucket}\n{key}\n{version_id or ''}\n{sequencer}\n{float(min_confidence)!r}"
     return _sha256(material)[:64]
 
 

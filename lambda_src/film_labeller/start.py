@@ -76,7 +76,8 @@ def start_label_detection_request(event: ObjectEvent, settings: StarterSettings)
     return {
         "Video": {"S3Object": s3_object},
         "ClientRequestToken": client_request_token(
-            bucket=event.bucket, key=event.key, version_id=event.version_id, sequencer=event.sequencer
+            bucket=event.bucket, key=event.key, version_id=event.version_id, sequencer=event.sequencer,
+            min_confidence=settings.min_confidence,
         ),
         "MinConfidence": settings.min_confidence,
         "JobTag": job_tag(key=event.key, sequencer=event.sequencer),
