@@ -26,6 +26,7 @@ from imagelabels.target import Target, make_session, project_root, resolve_targe
 EXIT_OK = 0
 EXIT_FAILED = 1  # a user error, or some of the work did not succeed
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the status a shell reports for a tool that `| head` stopped
 
 SessionFactory = Callable[[Target], boto3.Session]
 InvokerFactory = Callable[["Connection"], Invoker]
@@ -443,6 +444,35 @@ def run_backfill(args, connection: Connection, out: Output, invoker_factory: Inv
 
 # --- entry point ---------------------------------------------------------------------------------
 
+def run_command(args, connection: Connection, out: Output, invoker_factory: InvokerFactory) -> int:
+    if args.command == "upload":
+        return run_upload(args, connection, out)
+    if args.command == "search":
+        return run_search(args, connection, out)
+    if args.command == "show":
+        return run_show(args, connection, out)
+    if args.command == "labels":
+        return run_labels(args, connection, out)
+    if args.command == "redrive":
+        return run_redrive(args, connection, out, invoker_factory)
+    if args.command == "backfill":
+        return run_backfill(args, connection, out, invoker_factory)
+    raise UserError(f"unknown command {args.command!r}")  # argparse refuses it first
+
+
+def _discard_output(stream: TextIO) -> None:
+    """Points a closed stdout at devnull, so that the interpreter's flush at exit does not fail
+    again (Python's guidance: signal module, "Note on SIGPIPE"). A stream without a descriptor (a
+    test's StringIO) has nothing to replace."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -454,27 +484,22 @@ def main(
     cwd: Path | None = None,
 ) -> int:
     out = Output(stdout or sys.stdout, stderr or sys.stderr)
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
     environ = os.environ if environ is None else environ
     target = None
     try:
+        args = parse_args(list(sys.argv[1:] if argv is None else argv))
         target = resolve_target(stack=args.stack, stage=args.stage, region=args.region, endpoint_url=args.endpoint_url,
                                 local=args.local, environ=environ, root=project_root(cwd))
         connection = Connection(target=target, session=session_factory(target),
                                 pool_size=2 * getattr(args, "concurrency", 4))
-        if args.command == "upload":
-            return run_upload(args, connection, out)
-        if args.command == "search":
-            return run_search(args, connection, out)
-        if args.command == "show":
-            return run_show(args, connection, out)
-        if args.command == "labels":
-            return run_labels(args, connection, out)
-        if args.command == "redrive":
-            return run_redrive(args, connection, out, invoker_factory)
-        if args.command == "backfill":
-            return run_backfill(args, connection, out, invoker_factory)
-        raise UserError(f"unknown command {args.command!r}")  # argparse refuses it first
+        status = run_command(args, connection, out, invoker_factory)
+        # Here rather than at exit, so that a reader gone before the last buffered line is met below.
+        out.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # `imagelabels labels | head -1`: the reader has what it wanted; end quietly, as other tools do.
+        _discard_output(out.stdout)
+        return EXIT_CLOSED_PIPE
     except KeyboardInterrupt:
         print("imagelabels: interrupted", file=out.stderr)
         return EXIT_INTERRUPTED

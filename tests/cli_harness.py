@@ -302,13 +302,15 @@ def make_pipeline(monkeypatch: pytest.MonkeyPatch) -> Pipeline:
                     sqs=sqs, table=table, queue_url=queue_url)
 
 
-def create_stack(*, outputs: dict[str, str], name: str = STACK_NAME) -> None:
-    """A stack in moto's CloudFormation whose Outputs are the deployed stack's."""
+def create_stack(*, outputs: dict[str, str], name: str = STACK_NAME, endpoint_url: str | None = None) -> None:
+    """A stack in moto's CloudFormation (in-process, or the moto server at endpoint_url) whose
+    Outputs are the deployed stack's."""
     template = {
         "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
-    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=name, TemplateBody=json.dumps(template))
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
 def local_target(**overrides) -> Target:
