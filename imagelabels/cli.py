@@ -306,12 +306,15 @@ def run_search(args, connection: Connection, out: Output) -> int:
     if not hits:
         from imagelabels.search import unknown_labels_with_suggestions
 
-        message = f"no image carries {' and '.join(repr(label) for label in args.labels)}"
-        if args.min_confidence is not None:
-            message += f" at {args.min_confidence:g} % or more"
+        # A label no image has is the whole explanation (with its look-alikes); only when every label
+        # exists is it their combination, or the confidence asked for, that finds nothing.
         unknown = unknown_labels_with_suggestions(connection.client("dynamodb"), connection.outputs.table, args.labels)
-        for label, suggestions in unknown.items():
-            message += f"; no image is labelled {label!r}" + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else "")
+        message = "; ".join(f"no image is labelled {label!r}" + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else "")
+                            for label, suggestions in unknown.items())
+        if not unknown:
+            message = f"no image carries {' and '.join(repr(label) for label in args.labels)}"
+            if args.min_confidence is not None:
+                message += f" at {args.min_confidence:g} % or more"
         print(message, file=out.stderr)
         return EXIT_OK
     several = len(hits[0].labels) > 1

@@ -86,10 +86,18 @@ def test_several_labels_query_only_the_rarest_and_read_the_others_by_key(library
 def test_an_unknown_label_finds_nothing_and_says_so(library):
     run = library.run("search", "unicorn")
     assert (run.code, run.stdout) == (0, "")
-    assert run.stderr.strip() == "no image carries 'unicorn'; no image is labelled 'unicorn'"
-    assert library.run("search", "cats").stderr.strip() == "no image carries 'cats'; no image is labelled 'cats' (did you mean Cat?)"
+    assert run.stderr.strip() == "no image is labelled 'unicorn'"
+    assert library.run("search", "cats").stderr.strip() == "no image is labelled 'cats' (did you mean Cat?)"
+    # Of several labels, only the unknown one is named: the known one is not why nothing matched.
+    assert library.run("search", "cat", "tripods").stderr.strip() == "no image is labelled 'tripods' (did you mean Tripod?)"
+    assert (library.run("search", "cats", "unicorn").stderr.strip()
+            == "no image is labelled 'cats' (did you mean Cat?); no image is labelled 'unicorn'")
     # Both labels exist, just never on the same image: no suggestion.
     assert library.run("search", "cup", "tripod").stderr.strip() == "no image carries 'cup' and 'tripod'"
+    # The label exists, but not this confident.
+    assert library.run("search", "cat", "--min-confidence", "99.5").stderr.strip() == "no image carries 'cat' at 99.5 % or more"
+    # An unknown label is named even with a confidence asked for: no confidence would find it.
+    assert library.run("search", "unicorn", "--min-confidence", "50").stderr.strip() == "no image is labelled 'unicorn'"
     assert library.run("search", "unicorn", "cat", "--json").json() == []
 
 
