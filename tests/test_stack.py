@@ -181,7 +181,8 @@ def test_function_role_has_exactly_the_statements_the_handler_needs(template):
         },
         "WriteImageLabels": {
             "Sid": "WriteImageLabels", "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            # Sorted by @aws-cdk/aws-iam:minimizePolicies (tests/test_feature_flags.py).
+            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             "Resource": {"Fn::GetAtt": [table, "Arn"]},
         },
     }
