@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -12,9 +10,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.compliance import acknowledge, drop_role_dependency
+from stacks.compliance import acknowledge
+from stacks.logged_function import add_logged_function, plain_number
 
-LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 HANDLER = "image_labeller.handler.handle"
 
 
@@ -48,13 +46,6 @@ class Labeller(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=log_retention,
-            removal_policy=removal_policy,
-        )
-
         # Events that still fail after Lambda's retries land here, with the error, instead of
         # being dropped after six hours.
         self.failed_events = sqs.Queue(
@@ -71,21 +62,30 @@ class Labeller(Construct):
                 "nothing consumes it automatically, so it has no redrive target of its own.",
             )
 
-        # The function's own role: no AWS managed policy, every statement written out below or
-        # by the grants of the stack.
-        self.role = iam.Role(
+        parts = add_logged_function(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Labels uploaded images: reads them through Rekognition, writes the label table.",
+            handler=HANDLER,
+            description="Labels images uploaded to the image bucket with Amazon Rekognition.",
+            role_description="Labels uploaded images: reads them through Rekognition, writes the label table.",
+            memory_size=256,
+            # One DetectLabels call per record takes about a second; the margin covers retries
+            # of throttled calls inside boto3.
+            timeout=Duration.seconds(60),
+            environment={
+                "TABLE_NAME": table_name,
+                "MIN_CONFIDENCE": plain_number(min_confidence),
+                "MAX_LABELS": str(max_labels),
+            },
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            # At most this many images are labelled at once, so that the Rekognition calls stay
+            # under the Region's DetectLabels quota (README, "Reserved concurrency"). None: no limit.
+            reserved_concurrency=reserved_concurrency,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=_QueueDestination(self.failed_events),
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
+        self.log_group, self.role, self.function = parts.log_group, parts.role, parts.function
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="DetectLabels",
@@ -101,40 +101,6 @@ class Labeller(Construct):
                 resources=[self.failed_events.queue_arn],
             )
         )
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            # Standard library and boto3 only: the asset is the folder as it is, no bundling.
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]
-            ),
-            handler=HANDLER,
-            role=self.role,
-            memory_size=256,
-            # One DetectLabels call per record takes about a second; the margin covers retries
-            # of throttled calls inside boto3.
-            timeout=Duration.seconds(60),
-            environment={
-                "TABLE_NAME": table_name,
-                "MIN_CONFIDENCE": _plain_number(min_confidence),
-                "MAX_LABELS": str(max_labels),
-            },
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            # At most this many images are labelled at once, so that the Rekognition calls stay
-            # under the Region's DetectLabels quota (README, "Reserved concurrency"). None: no limit.
-            reserved_concurrent_executions=reserved_concurrency,
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-            on_failure=_QueueDestination(self.failed_events),
-            description="Labels images uploaded to the image bucket with Amazon Rekognition.",
-        )
-        drop_role_dependency(self.function)
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
             "rekognition:DetectLabels has no resource-level permissions; the statement grants "
             "that single action and nothing else on Resource *.",
@@ -148,6 +114,3 @@ class Labeller(Construct):
             "object key of every record. X-Ray would add xray:Put* on Resource * to the role.",
         )
 
-
-def _plain_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
