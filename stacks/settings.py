@@ -23,6 +23,9 @@ from constructs import Node
 # label, a delete per stale label and a counter update per label that comes or goes. 1 + 4 * 24 <= 100.
 MAX_LABELS_PER_IMAGE = 24
 
+# The bounds Lambda accepts for an SQS event source mapping's ScalingConfig.MaximumConcurrency.
+VIDEO_START_CONCURRENCY_RANGE = (2, 1000)
+
 _RETENTION_BY_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -47,6 +50,8 @@ STAGE_DEFAULTS: dict[str, Any] = {
     "minConfidence": 70,
     "maxLabels": 10,
     "logRetentionDays": 30,
+    "videoMinConfidence": None,  # None: the stage's minConfidence
+    "videoStartConcurrency": 2,
 }
 
 # CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
@@ -70,6 +75,8 @@ class PipelineSettings:
     min_confidence: float
     max_labels: int
     log_retention_days: int
+    video_min_confidence: float
+    video_start_concurrency: int
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -134,6 +141,25 @@ class PipelineSettings:
                 f"got {retention}"
             )
 
+        video_min_confidence = read("videoMinConfidence", _optional_number)
+        if video_min_confidence is None:
+            video_min_confidence = min_confidence
+        elif not 0 <= video_min_confidence <= 100:
+            raise SettingsError(
+                f"context {read.where('videoMinConfidence')!r} must be between 0 and 100, or null/none for "
+                f"the stage's minConfidence, got {video_min_confidence}"
+            )
+        # How many starter invocations may run at once (each starts up to five jobs). An account
+        # runs at most 20 label-detection jobs at once; starts beyond that are refused and wait in
+        # the queue (the backlog), so more starters only mean more refused calls.
+        low, high = VIDEO_START_CONCURRENCY_RANGE
+        video_start_concurrency = read("videoStartConcurrency", _whole_number)
+        if not low <= video_start_concurrency <= high:
+            raise SettingsError(
+                f"context {read.where('videoStartConcurrency')!r} must be between {low} and {high} (the "
+                f"maximum concurrency an SQS event source accepts), got {video_start_concurrency}"
+            )
+
         return cls(
             stage=stage,
             stack_name=stack_name,
@@ -145,6 +171,8 @@ class PipelineSettings:
             min_confidence=min_confidence,
             max_labels=max_labels,
             log_retention_days=retention,
+            video_min_confidence=video_min_confidence,
+            video_start_concurrency=video_start_concurrency,
         )
 
 
@@ -248,10 +276,16 @@ def _whole_number(raw: Any, where: str) -> int:
     return int(value)
 
 
+def _is_unset(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null"))
+
+
 def _optional_whole_number(raw: Any, where: str) -> int | None:
-    if raw is None or (isinstance(raw, str) and raw.lower() in ("", "none", "null")):
-        return None
-    return _whole_number(raw, where)
+    return None if _is_unset(raw) else _whole_number(raw, where)
+
+
+def _optional_number(raw: Any, where: str) -> float | None:
+    return None if _is_unset(raw) else _number(raw, where)
 
 
 # Keyless CI access (stacks/ci_access.py). The stack exists only when all three are given.

@@ -144,6 +144,17 @@ def test_stage_selects_its_block_and_top_level_keys_override_it():
     )
 
 
+def test_film_settings_follow_the_stage_unless_given():
+    dev = settings()
+    assert (dev.video_min_confidence, dev.video_start_concurrency) == (70, 2)
+    # Without its own value, films are labelled at the stage's (possibly overridden) image confidence.
+    assert settings(stage="prod", minConfidence="85").video_min_confidence == 85
+    tuned = settings(stage="prod", minConfidence="85", videoMinConfidence="60", videoStartConcurrency="4")
+    assert (tuned.min_confidence, tuned.video_min_confidence, tuned.video_start_concurrency) == (85, 60, 4)
+    assert settings(stages={"dev": {"videoMinConfidence": 55}}).video_min_confidence == 55
+    assert settings(videoMinConfidence="none").video_min_confidence == 70
+
+
 def test_a_stage_that_leaves_keys_out_gets_the_safe_defaults():
     staging = settings(stage="staging", stages={"staging": {}})
     assert (staging.stack_name, staging.removal_policy, staging.deletion_protection, staging.alarms) == (
@@ -174,6 +185,13 @@ def test_a_stage_that_leaves_keys_out_gets_the_safe_defaults():
         ({"stages": {"dev": {"maxLabels": 50}}}, "'stages.dev.maxLabels' must be between 1 and 24"),
         ({"stages": {"dev_1": {}}, "stage": "dev_1"}, "'stage' must start with a letter"),
         ({"stages": None}, "'stages' must map each stage name"),
+        ({"videoMinConfidence": 101}, "'videoMinConfidence' must be between 0 and 100"),
+        ({"videoMinConfidence": "high"}, "'videoMinConfidence' must be a number"),
+        ({"videoStartConcurrency": 1}, "'videoStartConcurrency' must be between 2 and 1000"),
+        ({"videoStartConcurrency": "1001"}, "'videoStartConcurrency' must be between 2 and 1000"),
+        ({"videoStartConcurrency": 2.5}, "'videoStartConcurrency' must be a whole number"),
+        ({"stages": {"dev": {"videoStartConcurrency": 0}}},
+         "'stages.dev.videoStartConcurrency' must be between 2 and 1000"),
     ],
 )
 def test_bad_context_is_refused_with_the_key_named(context, message):
