@@ -1,4 +1,5 @@
-"""The stack: composes the image store, the label index and the labeller, and grants between them."""
+"""The stack: composes the image store, the label index, the labeller and the film labeller, and
+grants between them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from stacks.alarms import LabellerAlarms
-from stacks.compliance import acknowledge
+from stacks.film_labeller import FilmLabeller
 from stacks.image_store import ImageStore
 from stacks.label_index import LabelIndex
 from stacks.labeller import Labeller
@@ -16,6 +17,9 @@ from stacks.settings import PipelineSettings
 
 # Rekognition reads JPEG and PNG only. S3 suffix filters are case-sensitive, hence both cases.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+# Rekognition Video reads H.264 in MPEG-4 or MOV containers.
+FILM_SUFFIXES = (".mp4", ".mov", ".MP4", ".MOV")
+OBJECT_EVENTS = (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED)
 
 
 class ImageLabelsStack(Stack):
@@ -41,19 +45,30 @@ class ImageLabelsStack(Stack):
         )
 
         images.grant_read_images(labeller.role)
-        bucket_arn = self.get_logical_id(images.bucket.node.default_child)
-        acknowledge(labeller.role, f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/*]",
-            "Any object uploaded to the image bucket may be an image to label, so the read covers the "
-            "bucket's objects (s3:GetObject, s3:GetObjectVersion only), not the bucket or other buckets.",
-        )
         index.grant_label_writes(labeller.role)
 
-        destination = s3n.LambdaDestination(labeller.function)
-        for event_type in (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED):
-            for suffix in IMAGE_SUFFIXES:
-                images.bucket.add_event_notification(
-                    event_type, destination, s3.NotificationKeyFilter(suffix=suffix)
-                )
+        films = FilmLabeller(
+            self,
+            "FilmLabeller",
+            table_name=index.table.table_name,
+            min_confidence=settings.video_min_confidence,
+            start_concurrency=settings.video_start_concurrency,
+            log_retention=settings.log_retention,
+            removal_policy=settings.removal_policy,
+        )
+        images.grant_read_films(films.starter_role)
+        index.grant_film_writes(films.starter_role)
+        index.grant_film_writes(films.collector_role)
+
+        for destination, suffixes in (
+            (s3n.LambdaDestination(labeller.function), IMAGE_SUFFIXES),
+            (films.receive_object_events(images.bucket), FILM_SUFFIXES),
+        ):
+            for event_type in OBJECT_EVENTS:
+                for suffix in suffixes:
+                    images.bucket.add_event_notification(
+                        event_type, destination, s3.NotificationKeyFilter(suffix=suffix)
+                    )
 
         # Plain outputs, no exports: tools read them with DescribeStacks, and no other stack
         # can come to depend on them.
@@ -61,6 +76,13 @@ class ImageLabelsStack(Stack):
         CfnOutput(self, "TableName", value=index.table.table_name)
         CfnOutput(self, "FunctionName", value=labeller.function.function_name)
         CfnOutput(self, "FailedEventsQueueUrl", value=labeller.failed_events.queue_url)
+        CfnOutput(self, "FilmEventsQueueUrl", value=films.events.queue_url)
+        CfnOutput(self, "FilmEventFailuresQueueUrl", value=films.event_failures.queue_url)
+        CfnOutput(self, "FilmCompletionsQueueUrl", value=films.completions.queue_url)
+        CfnOutput(self, "FilmCompletionFailuresQueueUrl", value=films.completion_failures.queue_url)
+        CfnOutput(self, "FilmJobsTopicArn", value=films.jobs.topic_arn)
+        CfnOutput(self, "StarterFunctionName", value=films.starter.function_name)
+        CfnOutput(self, "CollectorFunctionName", value=films.collector.function_name)
 
         self.alarms = None
         if settings.alarms:
@@ -77,3 +99,4 @@ class ImageLabelsStack(Stack):
         self.images = images
         self.index = index
         self.labeller = labeller
+        self.films = films

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -45,16 +45,31 @@ class ImageStore(Construct):
             server_access_logs_prefix="images/",
         )
 
-    def grant_read_images(self, grantee: iam.IGrantable) -> None:
+    def grant_read_images(self, grantee: iam.Role) -> None:
         """Object reads only: what Rekognition needs when it fetches an image with the caller's rights.
 
         GetObjectVersion is needed because the labeller names the event's version id.
         Narrower than Bucket.grant_read, which also grants s3:GetBucket* and s3:List*.
         """
-        grantee.grant_principal.add_to_principal_policy(
+        self._grant_object_reads(grantee, "ReadUploadedImages",
+            "Any object uploaded to the image bucket may be an image to label, so the read covers the "
+            "bucket's objects (s3:GetObject, s3:GetObjectVersion only), not the bucket or other buckets.",
+        )
+
+    def grant_read_films(self, grantee: iam.Role) -> None:
+        """The same object reads for StartLabelDetection, which reads the film with the caller's rights."""
+        self._grant_object_reads(grantee, "ReadUploadedFilms",
+            "Any object uploaded to the image bucket may be a film to label, so the read covers the "
+            "bucket's objects (s3:GetObject, s3:GetObjectVersion only), not the bucket or other buckets.",
+        )
+
+    def _grant_object_reads(self, grantee: iam.Role, sid: str, reason: str) -> None:
+        grantee.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadUploadedImages",
+                sid=sid,
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[self.bucket.arn_for_objects("*")],
             )
         )
+        bucket = Stack.of(self).get_logical_id(self.bucket.node.default_child)
+        acknowledge(grantee, f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]", reason)

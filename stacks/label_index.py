@@ -74,15 +74,21 @@ class LabelIndex(Construct):
         """Exactly what the labeller calls: a consistent read of the image item, then one
         TransactWriteItems whose parts are authorised as PutItem, DeleteItem and UpdateItem.
         On the table only: the labeller never reads an index."""
+        self._grant(grantee, "WriteImageLabels", ["GetItem", "PutItem", "DeleteItem", "UpdateItem"])
+
+    def grant_film_writes(self, grantee: iam.IGrantable) -> None:
+        """What the film starter and collector call: the film item's read, the Query of the film's
+        own label entries, and transactions whose parts are authorised as PutItem, DeleteItem,
+        UpdateItem (counters) and ConditionCheckItem (the film item's JobId and Status).
+        On the table only: neither reads an index."""
+        self._grant(grantee, "WriteFilmLabels",
+                    ["GetItem", "PutItem", "DeleteItem", "UpdateItem", "ConditionCheckItem", "Query"])
+
+    def _grant(self, grantee: iam.IGrantable, sid: str, operations: list[str]) -> None:
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="WriteImageLabels",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:UpdateItem",
-                ],
+                sid=sid,
+                actions=[f"dynamodb:{operation}" for operation in operations],
                 resources=[self.table.table_arn],
             )
         )

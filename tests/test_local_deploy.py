@@ -76,7 +76,11 @@ def label_entries(clients, table: str, key: str) -> list[dict]:
 def test_deploy_creates_the_stack_with_its_outputs_and_wiring(outputs, clients):
     stack = clients["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert set(outputs) == {"BucketName", "TableName", "FunctionName", "FailedEventsQueueUrl"}
+    assert set(outputs) == {
+        "BucketName", "TableName", "FunctionName", "FailedEventsQueueUrl", "FilmEventsQueueUrl",
+        "FilmEventFailuresQueueUrl", "FilmCompletionsQueueUrl", "FilmCompletionFailuresQueueUrl",
+        "FilmJobsTopicArn", "StarterFunctionName", "CollectorFunctionName",
+    }
 
     bucket = outputs["BucketName"]
     assert clients["s3"].get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

@@ -45,6 +45,12 @@ def role_of_function(template) -> tuple[str, str]:
     return name, function["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
+def failed_events_queue(template) -> tuple[str, dict]:
+    """The labeller's failed-events queue: the one its output names for `imagelabels redrive`."""
+    name = template.to_json()["Outputs"]["FailedEventsQueueUrl"]["Value"]["Ref"]
+    return name, template.to_json()["Resources"][name]
+
+
 def labeller_function(template) -> tuple[str, dict]:
     found = template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "image_labeller.handler.handle"}})
     assert len(found) == 1
@@ -149,7 +155,8 @@ def test_failed_invocations_are_captured_not_dropped(template):
     assert props["FunctionName"] == {"Ref": name}
     assert props["MaximumRetryAttempts"] == 2
     assert props["MaximumEventAgeInSeconds"] == 6 * 3600
-    queue_name, queue = only(template, "AWS::SQS::Queue")
+    queue_name, queue = failed_events_queue(template)
+    assert queue["Type"] == "AWS::SQS::Queue"
     assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_name, "Arn"]}
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -158,7 +165,7 @@ def test_failed_invocations_are_captured_not_dropped(template):
 def test_function_role_has_exactly_the_statements_the_handler_needs(template):
     bucket, _ = image_bucket(template)
     table, _ = only(template, "AWS::DynamoDB::Table")
-    queue, _ = only(template, "AWS::SQS::Queue")
+    queue, _ = failed_events_queue(template)
     log_group = labeller_function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     found = {statement["Sid"]: statement for statement in statements(template)}
     assert found == {
@@ -216,7 +223,11 @@ def test_notifications_cover_created_and_removed_images_in_both_cases(template):
         seen.add((event, rule["Value"]))
     suffixes = {".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG"}
     assert seen == {(event, suffix) for event in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*") for suffix in suffixes}
-    assert "QueueConfigurations" not in props["NotificationConfiguration"]
+    # Films go to a queue (tests/test_film_stack.py); no image suffix may reach it, nothing goes to a topic.
+    assert set(props["NotificationConfiguration"]) == {"LambdaFunctionConfigurations", "QueueConfigurations"}
+    queued = {rule["Value"] for config in props["NotificationConfiguration"]["QueueConfigurations"]
+              for rule in config["Filter"]["Key"]["FilterRules"]}
+    assert queued and not queued & suffixes
 
 
 def test_only_s3_from_this_account_may_invoke_the_function(template):

@@ -34,6 +34,15 @@ def labeller(template) -> tuple[str, dict]:
     return only(template, "AWS::Lambda::Function", {"Handler": "image_labeller.handler.handle"})
 
 
+def output_ref(template, output: str) -> str:
+    return template.to_json()["Outputs"][output]["Value"]["Ref"]
+
+
+def alarm_topic(template) -> tuple[str, dict]:
+    """The topic alarm e-mails come from (the film pipeline has a topic of its own)."""
+    return only(template, "AWS::SNS::Topic", {"DisplayName": "image-labels alarms"})
+
+
 def test_prod_keeps_its_data_and_protects_the_table(prod, resources):
     kept = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Logs::LogGroup", "AWS::KMS::Key")
     assert all(r["DeletionPolicy"] == "Retain" for r in resources.values() if r["Type"] in kept)
@@ -45,8 +54,10 @@ def test_labelling_settings_come_from_context(prod, resources):
     _, function = labeller(prod)
     env = function["Properties"]["Environment"]["Variables"]
     assert (env["MIN_CONFIDENCE"], env["MAX_LABELS"]) == ("85", "20")
-    (log_group,) = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
-    assert log_group["Properties"]["RetentionInDays"] == 180
+    log_groups = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert len(log_groups) == 3  # the labeller's, the film starter's and the film collector's
+    assert resources[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]] in log_groups
+    assert {log_group["Properties"]["RetentionInDays"] for log_group in log_groups} == {180}
 
 
 def test_prod_reserves_the_concurrency_of_its_stage(prod):
@@ -55,8 +66,8 @@ def test_prod_reserves_the_concurrency_of_its_stage(prod):
 
 def test_alarms_watch_errors_sustained_throttles_and_captured_events(prod):
     function, _ = labeller(prod)
-    queue, _ = only(prod, "AWS::SQS::Queue")
-    topic, _ = only(prod, "AWS::SNS::Topic")
+    queue = output_ref(prod, "FailedEventsQueueUrl")
+    topic, _ = alarm_topic(prod)
     alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in prod.find_resources("AWS::CloudWatch::Alarm").values()}
     assert set(alarms) == {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"}
 
@@ -87,9 +98,11 @@ def test_alarms_watch_errors_sustained_throttles_and_captured_events(prod):
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
-    key, key_resource = only(prod, "AWS::KMS::Key")
-    _, topic = only(prod, "AWS::SNS::Topic")
+    _, topic = alarm_topic(prod)
+    key = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_resource = prod.to_json()["Resources"][key]
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert key_resource["Type"] == "AWS::KMS::Key"
     assert key_resource["Properties"]["EnableKeyRotation"] is True
     statements = key_resource["Properties"]["KeyPolicy"]["Statement"]
     assert {
@@ -100,9 +113,8 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
 
 
 def test_alarm_topic_takes_tls_only_and_only_these_alarms_may_publish(prod):
-    topic, _ = only(prod, "AWS::SNS::Topic")
-    _, policy = only(prod, "AWS::SNS::TopicPolicy")
-    assert policy["Properties"]["Topics"] == [{"Ref": topic}]
+    topic, _ = alarm_topic(prod)
+    _, policy = only(prod, "AWS::SNS::TopicPolicy", {"Topics": [{"Ref": topic}]})
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert set(statements) == {"AllowPublishThroughSSLOnly", "OwnAlarmsPublish"}
     assert statements["AllowPublishThroughSSLOnly"]["Effect"] == "Deny"
@@ -116,8 +128,8 @@ def test_alarm_topic_takes_tls_only_and_only_these_alarms_may_publish(prod):
 
 
 def test_alarm_email_subscribes_and_the_topic_is_an_output(prod):
-    topic, _ = only(prod, "AWS::SNS::Topic")
-    _, subscription = only(prod, "AWS::SNS::Subscription")
+    topic, _ = alarm_topic(prod)
+    _, subscription = only(prod, "AWS::SNS::Subscription", {"TopicArn": {"Ref": topic}})
     assert subscription["Properties"] == {"Endpoint": ALARM_EMAIL, "Protocol": "email", "TopicArn": {"Ref": topic}}
     outputs = prod.to_json()["Outputs"]
     assert outputs["AlarmTopicArn"] == {"Value": {"Ref": topic}}
