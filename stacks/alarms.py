@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import jsii
+from aws_cdk import Duration, IStableListProducer, Lazy, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -59,6 +60,7 @@ class LabellerAlarms(Construct):
                 resources=["*"],
             )
         )
+        self._alarms: list[cloudwatch.Alarm] = []
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -67,7 +69,8 @@ class LabellerAlarms(Construct):
             enforce_ssl=True,
         )
 
-        self.errors = self._alarm(
+        self.errors = self.add_alarm(
+            self,
             "Errors",
             description=(
                 "The labeller raised errors (throttling, access denied, table errors). Lambda retries each "
@@ -76,7 +79,8 @@ class LabellerAlarms(Construct):
             metric=function.metric_errors(period=PERIOD, statistic="Sum"),
             at_least=1,
         )
-        self.throttles = self._alarm(
+        self.throttles = self.add_alarm(
+            self,
             "Throttles",
             description=(
                 "Invocations have been throttled for 15 minutes in a row: uploads arrive faster than the "
@@ -87,7 +91,8 @@ class LabellerAlarms(Construct):
             at_least=1,
             periods_in_a_row=SUSTAINED_THROTTLE_PERIODS,
         )
-        self.failed_events_waiting = self._alarm(
+        self.failed_events_waiting = self.add_alarm(
+            self,
             "FailedEventsWaiting",
             description=(
                 "Upload events failed after all retries and wait in the failed-events queue (kept 14 days): "
@@ -97,19 +102,15 @@ class LabellerAlarms(Construct):
             at_least=1,
         )
 
-        notify = cloudwatch_actions.SnsAction(self.topic)
-        alarms = (self.errors, self.throttles, self.failed_events_waiting)
-        for alarm in alarms:
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)
-        # Only these alarms may publish, not every alarm of the account.
+        # Only the alarms of this stack may publish, not every alarm of the account: the list is
+        # read at synthesis, when the film alarms (add_alarm) have joined it too.
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OwnAlarmsPublish",
                 principals=[cloudwatch_alarms],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": [alarm.alarm_arn for alarm in alarms]}},
+                conditions={"ArnEquals": {"aws:SourceArn": Lazy.list(_AlarmArns(self._alarms))}},
             )
         )
 
@@ -121,12 +122,14 @@ class LabellerAlarms(Construct):
                 "alarm itself stays in ALARM state in CloudWatch, which is where it is looked up.",
             )
 
-    def _alarm(
-        self, construct_id: str, *, description: str, metric: cloudwatch.IMetric, at_least: float,
-        periods_in_a_row: int = 1,
+    def add_alarm(
+        self, scope: Construct, construct_id: str, *, description: str, metric: cloudwatch.IMetric,
+        at_least: float, periods_in_a_row: int = 1,
     ) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
+        """An alarm at `at_least` or above that e-mails through this topic when it fires and when it
+        clears; missing data is not breaching."""
+        alarm = cloudwatch.Alarm(
+            scope,
             construct_id,
             alarm_description=description,
             metric=metric,
@@ -136,3 +139,17 @@ class LabellerAlarms(Construct):
             datapoints_to_alarm=periods_in_a_row,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        notify = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(notify)
+        alarm.add_ok_action(notify)
+        self._alarms.append(alarm)
+        return alarm
+
+
+@jsii.implements(IStableListProducer)
+class _AlarmArns:
+    def __init__(self, alarms: list[cloudwatch.Alarm]) -> None:
+        self._alarms = alarms
+
+    def produce(self):
+        return [alarm.alarm_arn for alarm in self._alarms]

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from stacks.alarms import LabellerAlarms
+from stacks.film_alarms import FilmLabellerAlarms
 from stacks.film_labeller import FilmLabeller
 from stacks.image_store import ImageStore
 from stacks.label_index import LabelIndex
@@ -94,6 +95,7 @@ class ImageLabelsStack(Stack):
                 email=settings.alarm_email,
                 removal_policy=settings.removal_policy,
             )
+            FilmLabellerAlarms(self, "FilmAlarms", films=films, alarms=self.alarms)
             CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
         self.images = images

@@ -101,7 +101,8 @@ def test_dev_and_prod_differ_as_the_readme_says(cli_synth):
     assert topic["Properties"]["DisplayName"] == "image-labels film jobs"
     assert "film" in key["Properties"]["Description"].lower()
     assert sorted(a["Properties"]["MetricName"] for a in of_type(prod, "AWS::CloudWatch::Alarm")) == [
-        "ApproximateNumberOfMessagesVisible", "Errors", "Throttles",
+        "ApproximateAgeOfOldestMessage", *["ApproximateNumberOfMessagesVisible"] * 3, *["Errors"] * 3,
+        "FailedFilmJobs", "Throttles",
     ]
 
     def labeller(resources):

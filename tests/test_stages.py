@@ -15,7 +15,8 @@ ALARM_EMAIL = "media-ops@example.com"
 @pytest.fixture(scope="module")
 def prod():
     return synth_template(
-        stage="prod", minConfidence=85, maxLabels=20, logRetentionDays=180, alarmEmail=ALARM_EMAIL
+        stage="prod", minConfidence=85, maxLabels=20, logRetentionDays=180, alarmEmail=ALARM_EMAIL,
+        videoStartConcurrency=4,
     )
 
 
@@ -36,6 +37,20 @@ def labeller(template) -> tuple[str, dict]:
 
 def output_ref(template, output: str) -> str:
     return template.to_json()["Outputs"][output]["Value"]["Ref"]
+
+
+def alarms_watching(template, *targets: str) -> dict[str, dict]:
+    """The alarms on a metric of one of `targets` (logical ids), by metric name."""
+    def watched(alarm: dict) -> str | None:
+        (dimension,) = alarm.get("Dimensions") or [{"Value": {}}]
+        value = dimension["Value"]
+        return value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
+
+    found = [a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()]
+    found = [alarm for alarm in found if watched(alarm) in targets]
+    by_metric = {alarm["MetricName"]: alarm for alarm in found}
+    assert len(by_metric) == len(found), "one alarm per metric of these resources"
+    return by_metric
 
 
 def alarm_topic(template) -> tuple[str, dict]:
@@ -68,7 +83,7 @@ def test_alarms_watch_errors_sustained_throttles_and_captured_events(prod):
     function, _ = labeller(prod)
     queue = output_ref(prod, "FailedEventsQueueUrl")
     topic, _ = alarm_topic(prod)
-    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in prod.find_resources("AWS::CloudWatch::Alarm").values()}
+    alarms = alarms_watching(prod, function, queue)
     assert set(alarms) == {"Errors", "Throttles", "ApproximateNumberOfMessagesVisible"}
 
     for name in ("Errors", "Throttles"):
@@ -89,12 +104,62 @@ def test_alarms_watch_errors_sustained_throttles_and_captured_events(prod):
         "Maximum", "GreaterThanOrEqualToThreshold", 1,
     )
 
-    for alarm in alarms.values():
+    for alarm in prod.find_resources("AWS::CloudWatch::Alarm").values():  # the film alarms' too
+        alarm = alarm["Properties"]
         # No invocations, or an idle empty queue, publish no data: that is not a problem.
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]
         assert alarm["AlarmDescription"]
+
+
+def test_film_alarms_watch_failed_jobs_idle_starts_dead_letters_and_errors(prod, resources):
+    starter, collector = output_ref(prod, "StarterFunctionName"), output_ref(prod, "CollectorFunctionName")
+    events = output_ref(prod, "FilmEventsQueueUrl")
+    dead_letters = output_ref(prod, "FilmEventFailuresQueueUrl"), output_ref(prod, "FilmCompletionFailuresQueueUrl")
+
+    for function in (starter, collector):
+        (errors,) = alarms_watching(prod, function).values()
+        assert (errors["Namespace"], errors["MetricName"], errors["Statistic"], errors["Threshold"]) == (
+            "AWS/Lambda", "Errors", "Sum", 1)
+    for queue in dead_letters:
+        (waiting,) = alarms_watching(prod, queue).values()
+        assert (waiting["MetricName"], waiting["Statistic"], waiting["Threshold"]) == (
+            "ApproximateNumberOfMessagesVisible", "Maximum", 1)
+    (oldest,) = alarms_watching(prod, events).values()
+    assert (oldest["Namespace"], oldest["MetricName"], oldest["Statistic"], oldest["Threshold"]) == (
+        "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", 6 * 3600)
+
+    # Failed jobs: counted from the collector's JSON log lines whose outcome is "failed".
+    (failed,) = [a["Properties"] for a in prod.find_resources("AWS::CloudWatch::Alarm").values()
+                 if a["Properties"]["MetricName"] == "FailedFilmJobs"]
+    assert (failed["Namespace"], failed["Statistic"], failed["Period"], failed["Threshold"]) == (
+        "ImageLabels/ImageLabels-prod", "Sum", 300, 1)
+    (metric_filter,) = prod.find_resources("AWS::Logs::MetricFilter").values()
+    collector_logs = resources[collector]["Properties"]["LoggingConfig"]["LogGroup"]
+    assert metric_filter["Properties"] == {
+        "LogGroupName": collector_logs,
+        "FilterPattern": '{ $.outcome = "failed" }',
+        "MetricTransformations": [
+            {"MetricName": "FailedFilmJobs", "MetricNamespace": "ImageLabels/ImageLabels-prod", "MetricValue": "1"},
+        ],
+    }
+    film_alarms = [failed, oldest, *(alarm for target in (starter, collector, *dead_letters)
+                                     for alarm in alarms_watching(prod, target).values())]
+    assert len(film_alarms) == 6
+    assert len(prod.find_resources("AWS::CloudWatch::Alarm")) == 3 + 6  # nothing else, nothing twice
+    for alarm in film_alarms:
+        # Each fires on the first 5-minute period at or above its threshold.
+        assert (alarm["ComparisonOperator"], alarm["Period"]) == ("GreaterThanOrEqualToThreshold", 300)
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+
+
+def test_film_settings_come_from_context(prod):
+    starter = output_ref(prod, "StarterFunctionName")
+    env = prod.to_json()["Resources"][starter]["Properties"]["Environment"]["Variables"]
+    assert env["MIN_CONFIDENCE"] == "85"  # no videoMinConfidence given: the stage's minConfidence
+    (mapping,) = prod.find_resources("AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": {"Ref": starter}}}).values()
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 4}
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(prod):
