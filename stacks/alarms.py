@@ -23,7 +23,8 @@ SUSTAINED_THROTTLE_PERIODS = 3
 
 
 class LabellerAlarms(Construct):
-    """Errors, sustained throttles and captured failed events, all to one encrypted SNS topic.
+    """Errors, sustained throttles and captured failed events, all to one encrypted SNS topic;
+    other parts of the stack add theirs with `add_alarm` (stacks/film_alarms.py).
 
     Missing data is "not breaching" throughout: Lambda publishes Errors and Throttles only for
     periods with invocations, and SQS stops publishing for an idle empty queue.

@@ -26,8 +26,8 @@ COLLECTOR_HANDLER = "film_labeller.collector.handle"
 STARTER_TIMEOUT = Duration.seconds(60)
 # The collector reads result pages until 60 s are left, then hands the rest on to its own queue.
 COLLECTOR_TIMEOUT = Duration.minutes(5)
-# AWS: a source queue's visibility timeout at least six times the function's timeout, so that a
-# batch retried after throttling of the function is not delivered twice.
+# AWS: a source queue's visibility timeout at least six times the function's timeout; the extra
+# time lets Lambda retry a batch whose invocation was throttled before its messages reappear.
 VISIBILITY_PER_TIMEOUT = 6
 RETENTION = Duration.days(14)
 # The starter backs off refused starts (LimitExceeded, throttling) by changing the message's
@@ -89,8 +89,9 @@ class FilmLabeller(Construct):
                                   dead_letters=sqs.DeadLetterQueue(queue=self.event_failures,
                                                                    max_receive_count=START_RECEIVES))
 
-        # Rekognition publishes with the service role below: a customer managed key, since the
-        # AWS managed key alias/aws/sns cannot be granted to a role by policy.
+        # A customer managed key: its policy, rotation and deletion belong to this stack (an AWS
+        # managed key's do not). Rekognition publishes with the service role below, which may use
+        # exactly this key (Media Insights on AWS runs Rekognition's notifications the same way).
         self.jobs_key = kms.Key(
             self,
             "FilmJobsKey",
@@ -162,7 +163,7 @@ class FilmLabeller(Construct):
         ))
         # What the event source mapping needs, plus ChangeMessageVisibility: the starter delays a
         # refused start itself (the backlog).
-        self._consume(starter, self.events, "ConsumeFilmEvents", extra_actions=["sqs:ChangeMessageVisibility"])
+        self._consume(starter, self.events, "ConsumeFilmEvents", extra_actions=("sqs:ChangeMessageVisibility",))
         start_mapping = starter.function.add_event_source_mapping(
             "FilmEvents",
             event_source_arn=self.events.queue_arn,
@@ -210,8 +211,8 @@ class FilmLabeller(Construct):
                 "failing moves to its queue's dead-letter queue (redrive policy).",
             )
             acknowledge(parts.function, "Serverless-LambdaTracing",
-                "Its JSON logs carry the request id, the film's key and the job id of every record. "
-                "X-Ray would add xray:Put* on Resource * to the role.",
+                "Lambda's JSON log format gives every log line the request id; the queues keep every "
+                "message that failed. X-Ray would add xray:Put* on Resource * to the role.",
             )
 
         self.starter, self.starter_role, self.starter_logs = starter.function, starter.role, starter.log_group
@@ -276,7 +277,7 @@ class FilmLabeller(Construct):
         )
 
     @staticmethod
-    def _consume(parts: LoggedFunction, queue: sqs.IQueue, sid: str, *, extra_actions: list[str] = ()) -> None:
+    def _consume(parts: LoggedFunction, queue: sqs.IQueue, sid: str, *, extra_actions: tuple[str, ...] = ()) -> None:
         """What Lambda's SQS event source mapping calls with the function's role. Narrower than
         SqsEventSource, which grants sqs:GetQueueUrl and sqs:ChangeMessageVisibility as well."""
         parts.role.add_to_policy(iam.PolicyStatement(
