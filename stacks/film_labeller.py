@@ -150,6 +150,8 @@ class FilmLabeller(Construct):
                 "MIN_CONFIDENCE": plain_number(min_confidence),
                 "TOPIC_ARN": self.jobs.topic_arn,
                 "SERVICE_ROLE_ARN": self.rekognition_role.role_arn,
+                # The starter delays a refused start's message itself (ChangeMessageVisibility).
+                "EVENTS_QUEUE_URL": self.events.queue_url,
             },
             log_retention=log_retention,
             removal_policy=removal_policy,
@@ -185,7 +187,10 @@ class FilmLabeller(Construct):
             removal_policy=removal_policy,
         )
         self._allow_rekognition(collector, "GetLabelDetection")
-        self._consume(collector, self.completions, "ConsumeFilmCompletions")
+        # ChangeMessageVisibility too: the collector delays a retried message (a job the starter
+        # has not recorded yet, a throttled read) instead of taking it back at once.
+        self._consume(collector, self.completions, "ConsumeFilmCompletions",
+                      extra_actions=("sqs:ChangeMessageVisibility",))
         collector.role.add_to_policy(iam.PolicyStatement(
             # A long film's results are collected over several invocations: the collector hands the
             # next page token on to its own queue.

@@ -228,8 +228,6 @@ def test_a_job_that_finished_before_the_starter_recorded_it_is_retried_until_it_
     processing(collector, job_id="job-1", version_id="v1", sequencer=OLD_SEQ)
     early = notification()
     expect_page(rekognition, [detection("Car", 0, 1000)])
-    sqs.add_response("get_queue_url", {"QueueUrl": COMPLETIONS_QUEUE_URL},
-                     {"QueueName": "FilmCompletions", "QueueOwnerAWSAccountId": "123456789012"})
     sqs.add_response("change_message_visibility", {}, {"QueueUrl": COMPLETIONS_QUEUE_URL,
                                                         "ReceiptHandle": early["receiptHandle"], "VisibilityTimeout": 60})
 
@@ -298,8 +296,6 @@ def test_a_label_with_1000_segments_keeps_400_covering_all_and_stays_small(aws):
 def test_a_malformed_message_fails_so_that_it_reaches_the_dlq(aws):
     collector, _, sqs, table = aws
     bad = sqs_record('{"Type": "Notification", "Message": "not json"}', queue_arn=COMPLETIONS_QUEUE_ARN)
-    sqs.add_response("get_queue_url", {"QueueUrl": COMPLETIONS_QUEUE_URL},
-                     {"QueueName": "FilmCompletions", "QueueOwnerAWSAccountId": "123456789012"})
     sqs.add_response("change_message_visibility", {}, {"QueueUrl": COMPLETIONS_QUEUE_URL,
                                                         "ReceiptHandle": bad["receiptHandle"], "VisibilityTimeout": 0})
     assert run(collector, bad) == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}

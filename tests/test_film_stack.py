@@ -74,8 +74,7 @@ def tls_only(resource: dict) -> dict:
 def table_writes(names) -> dict:
     return {
         "Sid": "WriteFilmLabels", "Effect": "Allow",
-        "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem",
-                   "dynamodb:ConditionCheckItem", "dynamodb:Query"],
+        "Action": ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         "Resource": arn(names["TableName"]),
     }
 
@@ -186,7 +185,7 @@ def test_rekognition_role_may_only_announce_on_the_topic_with_its_key(resources,
         "AnnounceFilmJobs": {"Sid": "AnnounceFilmJobs", "Effect": "Allow", "Action": "sns:Publish",
                              "Resource": {"Ref": names["FilmJobsTopicArn"]}},
         "EncryptFilmJobAnnouncements": {"Sid": "EncryptFilmJobAnnouncements", "Effect": "Allow",
-                                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                                         "Resource": arn(names["Key"])},
     }
 
@@ -204,8 +203,7 @@ def test_starter_role_has_exactly_the_statements_the_starter_needs(resources, na
         },
         "ConsumeFilmEvents": {
             "Sid": "ConsumeFilmEvents", "Effect": "Allow",
-            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                       "sqs:ChangeMessageVisibility"],
+            "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             "Resource": arn(names["FilmEventsQueueUrl"]),
         },
         # Rekognition reads the film with the caller's rights.
@@ -226,7 +224,7 @@ def test_collector_role_has_exactly_the_statements_the_collector_needs(resources
                               "Action": "rekognition:GetLabelDetection", "Resource": "*"},
         "ConsumeFilmCompletions": {
             "Sid": "ConsumeFilmCompletions", "Effect": "Allow",
-            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             "Resource": completions,
         },
         "ContinueCollection": {"Sid": "ContinueCollection", "Effect": "Allow", "Action": "sqs:SendMessage",
@@ -261,7 +259,7 @@ def test_film_functions_run_like_the_labeller_with_their_own_logs(resources, nam
     table = {"Ref": names["TableName"]}
     assert starter["Environment"]["Variables"] == {
         "TABLE_NAME": table, "MIN_CONFIDENCE": "70", "TOPIC_ARN": {"Ref": names["FilmJobsTopicArn"]},
-        "SERVICE_ROLE_ARN": arn(names["RekognitionRole"]),
+        "SERVICE_ROLE_ARN": arn(names["RekognitionRole"]), "EVENTS_QUEUE_URL": {"Ref": names["FilmEventsQueueUrl"]},
     }
     assert collector["Environment"]["Variables"] == {
         "TABLE_NAME": table, "COMPLETIONS_QUEUE_URL": {"Ref": names["FilmCompletionsQueueUrl"]},

@@ -33,7 +33,7 @@ def next_sequencer() -> str:
 
 @pytest.fixture
 def aws(monkeypatch):
-    with film_handler("film_labeller.starter", monkeypatch, environ={"TABLE_NAME": TABLE_NAME, "MIN_CONFIDENCE": "60", "TOPIC_ARN": TOPIC_ARN, "SERVICE_ROLE_ARN": SERVICE_ROLE_ARN}, jitter=0.5) as loaded:
+    with film_handler("film_labeller.starter", monkeypatch, environ={"TABLE_NAME": TABLE_NAME, "MIN_CONFIDENCE": "60", "TOPIC_ARN": TOPIC_ARN, "SERVICE_ROLE_ARN": SERVICE_ROLE_ARN, "EVENTS_QUEUE_URL": EVENTS_QUEUE_URL}, jitter=0.5) as loaded:
         yield loaded
 
 
@@ -64,10 +64,7 @@ def expect_start(rekognition, s3_record: dict, job_id: str) -> None:
     })
 
 
-def expect_delay(sqs, sqs_message: dict, seconds: int, *, first: bool = True) -> None:
-    if first:
-        sqs.add_response("get_queue_url", {"QueueUrl": EVENTS_QUEUE_URL},
-                         {"QueueName": "FilmEvents", "QueueOwnerAWSAccountId": "123456789012"})
+def expect_delay(sqs, sqs_message: dict, seconds: int) -> None:
     sqs.add_response("change_message_visibility", {}, {
         "QueueUrl": EVENTS_QUEUE_URL, "ReceiptHandle": sqs_message["receiptHandle"], "VisibilityTimeout": seconds})
 
@@ -243,7 +240,9 @@ def test_the_s3_test_event_succeeds_and_changes_nothing(aws):
 
 @pytest.mark.parametrize("environ, message_part", [
     ({"TABLE_NAME": "t", "TOPIC_ARN": "a"}, "SERVICE_ROLE_ARN"),
-    ({"TABLE_NAME": "t", "TOPIC_ARN": "a", "SERVICE_ROLE_ARN": "r", "MIN_CONFIDENCE": "101"}, "MIN_CONFIDENCE"),
+    ({"TABLE_NAME": "t", "TOPIC_ARN": "a", "SERVICE_ROLE_ARN": "r"}, "EVENTS_QUEUE_URL"),
+    ({"TABLE_NAME": "t", "TOPIC_ARN": "a", "SERVICE_ROLE_ARN": "r", "EVENTS_QUEUE_URL": "q", "MIN_CONFIDENCE": "101"},
+     "MIN_CONFIDENCE"),
 ])
 def test_a_misconfigured_starter_says_what_is_wrong(environ, message_part):
     from film_labeller.start import StarterSettings

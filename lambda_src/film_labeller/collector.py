@@ -28,7 +28,7 @@ SETTINGS = CollectorSettings.from_environment(os.environ)
 REKOGNITION = boto3.client("rekognition", config=_AWS_CONFIG)
 SQS = boto3.client("sqs", config=_AWS_CONFIG)
 STORE = FilmStore(boto3.client("dynamodb", config=_AWS_CONFIG), SETTINGS.table_name)
-DELAYS = MessageDelays(SQS, logger=logger)
+DELAYS = MessageDelays(SQS, queue_url=SETTINGS.completions_queue_url, logger=logger)
 JITTER = random.Random()
 
 

@@ -35,21 +35,18 @@ def retry_delay(count: int, jitter: float) -> int:
 
 
 class MessageDelays:
-    """ChangeMessageVisibility on the queue a record came from (its URL looked up once)."""
+    """ChangeMessageVisibility on the function's own queue, whose URL the stack passes in the
+    environment: no sqs:GetQueueUrl to grant, and no call before the first delay."""
 
-    def __init__(self, sqs, *, logger: logging.Logger) -> None:
+    def __init__(self, sqs, *, queue_url: str, logger: logging.Logger) -> None:
         self._sqs = sqs
-        self._urls: dict[str, str] = {}
+        self._queue_url = queue_url
         self._logger = logger
 
     def delay(self, record: dict, seconds: int) -> None:
-        arn = record.get("eventSourceARN") or ""
         try:
-            if arn not in self._urls:
-                *_, account, name = arn.split(":")
-                self._urls[arn] = self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
             self._sqs.change_message_visibility(
-                QueueUrl=self._urls[arn], ReceiptHandle=record["receiptHandle"], VisibilityTimeout=seconds
+                QueueUrl=self._queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=seconds
             )
         except Exception:
             # The message still comes back, after the queue's own visibility timeout.

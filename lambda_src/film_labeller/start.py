@@ -42,10 +42,11 @@ class StarterSettings:
     min_confidence: float
     topic_arn: str
     service_role_arn: str
+    events_queue_url: str  # FilmEvents: where a refused start's message is delayed
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "StarterSettings":
-        missing = [name for name in ("TABLE_NAME", "TOPIC_ARN", "SERVICE_ROLE_ARN") if not environ.get(name)]
+        missing = [name for name in ("TABLE_NAME", "TOPIC_ARN", "SERVICE_ROLE_ARN", "EVENTS_QUEUE_URL") if not environ.get(name)]
         if missing:
             raise ConfigurationError(f"{', '.join(missing)} not set")
         try:
@@ -59,6 +60,7 @@ class StarterSettings:
             min_confidence=min_confidence,
             topic_arn=environ["TOPIC_ARN"],
             service_role_arn=environ["SERVICE_ROLE_ARN"],
+            events_queue_url=environ["EVENTS_QUEUE_URL"],
         )
 
 

@@ -29,7 +29,7 @@ SETTINGS = StarterSettings.from_environment(os.environ)
 REKOGNITION = boto3.client("rekognition", config=_REKOGNITION_CONFIG)
 SQS = boto3.client("sqs", config=_AWS_CONFIG)
 STORE = FilmStore(boto3.client("dynamodb", config=_AWS_CONFIG), SETTINGS.table_name)
-DELAYS = MessageDelays(SQS, logger=logger)
+DELAYS = MessageDelays(SQS, queue_url=SETTINGS.events_queue_url, logger=logger)
 JITTER = random.Random()
 
 
