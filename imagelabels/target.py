@@ -13,12 +13,11 @@ from typing import Mapping
 import boto3
 
 from imagelabels.errors import UserError
+from imagelabels.local_endpoint import NOT_RUNNING, STATE_DIR, EndpointRecord, endpoint_file, process_alive, read_endpoint_record
 
 # What stacks/settings.py uses when cdk.json says nothing: the same stack name as a plain `cdk deploy`.
 DEFAULT_STAGE = "dev"
 DEFAULT_STACK_NAME_PREFIX = "ImageLabels"
-LOCAL_ENDPOINT_FILE = Path(".local-aws") / "endpoint.json"
-LOCAL_NOT_RUNNING = "local AWS is not running: make demo / python -m local_aws start"
 # The local AWS accepts any credentials; these only exist so that boto3 can sign requests.
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -56,37 +55,12 @@ def stack_name_from_cdk_json(cdk_json: Path | None, *, stage: str | None) -> str
     return f"{prefix}-{stage}"
 
 
-@dataclass(frozen=True, kw_only=True)
-class LocalEndpoint:
-    endpoint_url: str
-    region: str | None
-    account_id: str | None
-
-
-def read_local_endpoint(path: Path) -> LocalEndpoint:
-    """The endpoint file the local AWS launcher writes while it runs."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{LOCAL_NOT_RUNNING} ({path} not found)") from None
-    except (OSError, ValueError) as error:
-        raise UserError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("endpoint_url"), str) or not data["endpoint_url"]:
-        raise UserError(f"{path} has no endpoint_url; restart the local AWS (make demo / python -m local_aws start)")
-    pid = data.get("pid")
-    if isinstance(pid, int) and pid > 0 and not _process_alive(pid):
-        raise UserError(f"{LOCAL_NOT_RUNNING} ({path} names process {pid}, which has exited)")
-    return LocalEndpoint(endpoint_url=data["endpoint_url"], region=data.get("region"), account_id=data.get("account_id"))
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
+def read_local_endpoint(path: Path) -> EndpointRecord:
+    """The endpoint record of the running local AWS; UserError when it is missing or its process has exited."""
+    record = read_endpoint_record(path)
+    if record.pid is not None and not process_alive(record.pid):
+        raise UserError(f"{NOT_RUNNING} ({path} names process {record.pid}, which has exited)")
+    return record
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +96,7 @@ def resolve_target(
         raise UserError("--local and --endpoint-url are exclusive: --local reads the endpoint of the running local AWS")
     if local:
         base = root or Path.cwd()
-        endpoint = read_local_endpoint(base / LOCAL_ENDPOINT_FILE)
+        endpoint = read_local_endpoint(endpoint_file(base / STATE_DIR))
         endpoint_url = endpoint.endpoint_url
         region = region or endpoint.region
     stack_name = stack or environ.get("IMAGELABELS_STACK") or stack_name_from_cdk_json(

@@ -11,7 +11,6 @@ serve   run in the foreground until interrupted (what `start` runs in the backgr
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shlex
@@ -22,11 +21,14 @@ import threading
 import time
 from pathlib import Path
 
+from imagelabels.errors import UserError
+from imagelabels.local_endpoint import (
+    STATE_DIR, EndpointRecord, endpoint_file, process_alive, read_endpoint_record, write_endpoint_record,
+)
 from local_aws.cdk_cli import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, aws_environment
 from local_aws.server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, NOT_ENFORCED, Endpoint, LocalAws
 
-DEFAULT_STATE_DIR = Path(".local-aws")
-ENDPOINT_FILE = "endpoint.json"
+DEFAULT_STATE_DIR = STATE_DIR
 LOG_FILE = "server.log"
 START_TIMEOUT_S = 60
 
@@ -35,29 +37,22 @@ class NotRunning(RuntimeError):
     pass
 
 
-def endpoint_path(state_dir: Path) -> Path:
-    return state_dir / ENDPOINT_FILE
-
-
 def read_endpoint(state_dir: Path) -> Endpoint | None:
-    """The endpoint recorded in the state folder, or None when there is no (readable) record."""
+    """The endpoint recorded in the state folder, or None when there is no record as `serve` writes it."""
     try:
-        data = json.loads(endpoint_path(state_dir).read_text())
-        return Endpoint(endpoint_url=data["endpoint_url"], region=data["region"],
-                        account_id=data["account_id"], pid=int(data["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        record = read_endpoint_record(endpoint_file(state_dir))
+    except UserError:
         return None
+    if not record.complete:
+        return None
+    return Endpoint(endpoint_url=record.endpoint_url, region=record.region, account_id=record.account_id,
+                    pid=record.pid)
 
 
 def is_healthy(endpoint: Endpoint, timeout_s: float = 3.0) -> bool:
     """The recorded process is alive and its endpoint answers STS GetCallerIdentity for its account."""
-    if endpoint.pid is not None:
-        try:
-            os.kill(endpoint.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
+    if endpoint.pid is not None and not process_alive(endpoint.pid):
+        return False
     import boto3
     from botocore.config import Config
 
@@ -84,7 +79,7 @@ def start_daemon(state_dir: Path, *, port: int = 0, region: str = DEFAULT_REGION
     if existing is not None:
         return existing, False
     state_dir.mkdir(parents=True, exist_ok=True)
-    endpoint_path(state_dir).unlink(missing_ok=True)  # a stale record from a dead server
+    endpoint_file(state_dir).unlink(missing_ok=True)  # a stale record from a dead server
     log = open(state_dir / LOG_FILE, "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "local_aws", "serve", "--state-dir", str(state_dir), "--port", str(port),
@@ -117,7 +112,7 @@ def stop_daemon(state_dir: Path, timeout_s: float = 20.0) -> bool:
     try:
         os.kill(endpoint.pid, signal.SIGTERM)
     except ProcessLookupError:
-        endpoint_path(state_dir).unlink(missing_ok=True)
+        endpoint_file(state_dir).unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -128,7 +123,7 @@ def stop_daemon(state_dir: Path, timeout_s: float = 20.0) -> bool:
         time.sleep(0.1)
     else:
         os.kill(endpoint.pid, signal.SIGKILL)
-    endpoint_path(state_dir).unlink(missing_ok=True)
+    endpoint_file(state_dir).unlink(missing_ok=True)
     return True
 
 
@@ -147,18 +142,15 @@ def serve(state_dir: Path, *, port: int, region: str) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     aws = LocalAws(state_dir=state_dir, port=port, region=region, account_id=DEFAULT_ACCOUNT_ID).start()
     try:
-        record = {"endpoint_url": aws.endpoint_url, "region": aws.region, "account_id": aws.account_id,
-                  "pid": os.getpid()}
-        temporary = endpoint_path(state_dir).with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, indent=2) + "\n")
-        temporary.replace(endpoint_path(state_dir))  # readers never see half a file
+        write_endpoint_record(endpoint_file(state_dir), EndpointRecord(
+            endpoint_url=aws.endpoint_url, region=aws.region, account_id=aws.account_id, pid=os.getpid()))
         print(f"Local AWS on {aws.endpoint_url} (pid {os.getpid()})", flush=True)
         print(not_enforced_text(), flush=True)
         stop.wait()
     finally:
         record_now = read_endpoint(state_dir)
         if record_now is not None and record_now.pid == os.getpid():
-            endpoint_path(state_dir).unlink(missing_ok=True)
+            endpoint_file(state_dir).unlink(missing_ok=True)
         aws.stop()
     return 0
 
