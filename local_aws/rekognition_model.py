@@ -359,6 +359,10 @@ def validated_parameters(max_labels, min_confidence) -> tuple[int | None, float]
     return max_labels, float(min_confidence)
 
 
+_shared_labeller_lock = threading.Lock()
+_shared_labeller: "OfflineLabeller | None" = None
+
+
 class OfflineLabeller:
     """DetectLabels on local models; safe to call from many threads at once."""
 
@@ -377,6 +381,16 @@ class OfflineLabeller:
         labeller = cls(folder=folder, taxonomy=taxonomy, max_parallel=max(1, max_parallel or os.cpu_count() or 1))
         labeller._pool.add(_Models(folder))
         return labeller
+
+    @classmethod
+    def shared(cls) -> OfflineLabeller:
+        """The process's one labeller, loaded at the first call: a load takes seconds and a few hundred
+        MB, and every local AWS and test module in a process can use the same one (it is thread-safe)."""
+        global _shared_labeller
+        with _shared_labeller_lock:
+            if _shared_labeller is None:
+                _shared_labeller = cls.load()
+            return _shared_labeller
 
     def detect_labels(
         self, image_bytes: bytes, *, max_labels: int | None = None, min_confidence: float | None = None

@@ -106,8 +106,6 @@ class LocalAws:
         self._server = None
         self._runtime = None
         self._invoker = None
-        self._labeller = None
-        self._labeller_lock = threading.Lock()
         # DetectLabels answers for identical image bytes and parameters, computed once (None: off).
         self.detect_labels_cache: DetectLabelsCache | None = (
             DetectLabelsCache(max_entries=detect_labels_cache_size) if detect_labels_cache_size else None
@@ -254,13 +252,10 @@ class LocalAws:
                                       cache=self.detect_labels_cache)
 
     def labeller(self):
-        """The offline model, loaded once per server at the first DetectLabels."""
-        with self._labeller_lock:
-            if self._labeller is None:
-                from local_aws.rekognition_model import OfflineLabeller
+        """The offline model, loaded at the first DetectLabels and shared by every LocalAws the process starts."""
+        from local_aws.rekognition_model import OfflineLabeller
 
-                self._labeller = OfflineLabeller.load()
-            return self._labeller
+        return OfflineLabeller.shared()
 
     # ---- asynchronous invocations -------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Shared test set-up: import paths, Node.js for jsii, one synthesis helper, the fault injector."""
+"""Shared test set-up: import paths, Node.js for jsii, one synthesis helper, the fault injector, the
+offline labelling model."""
 
 from __future__ import annotations
 
@@ -45,3 +46,13 @@ def injector():
 
     with faults.installed() as fault_injector:
         yield fault_injector
+
+
+@pytest.fixture(scope="session")
+def labeller():
+    """The offline labelling model (local_aws/rekognition_model.py), loaded once per test process
+    however many modules use it (with `--dist loadfile` each worker is one process); a local AWS
+    started in the same process labels with this same one."""
+    from local_aws.rekognition_model import OfflineLabeller  # imported here: it loads OpenCV and LiteRT
+
+    return OfflineLabeller.shared()

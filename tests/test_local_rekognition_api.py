@@ -36,11 +36,6 @@ class ObjectStore:
         return self.objects[(bucket, key, version)]  # KeyError when missing, as the contract says
 
 
-@pytest.fixture(scope="module")
-def labeller() -> OfflineLabeller:
-    return OfflineLabeller.load()
-
-
 @pytest.fixture
 def store() -> ObjectStore:
     return ObjectStore(

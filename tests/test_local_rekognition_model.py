@@ -15,7 +15,6 @@ from local_aws.label_taxonomy import COCO_CLASSES, Taxonomy, title_case
 from local_aws.rekognition_model import (
     DEFAULT_MIN_CONFIDENCE,
     MAX_S3_OBJECT_BYTES,
-    OfflineLabeller,
     RekognitionError,
     decode_rgb,
     inspect_image,
@@ -32,11 +31,6 @@ EXPECTED = [
     ("cameraman.png", "Tripod", False),
     ("rocket-launch.JPG", "Rocket", False),
 ]
-
-
-@pytest.fixture(scope="module")
-def labeller() -> OfflineLabeller:
-    return OfflineLabeller.load()
 
 
 @pytest.fixture(scope="module")
