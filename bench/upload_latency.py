@@ -22,11 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
-
-from local_aws import cdk_cli  # noqa: E402
-from local_aws.demo import STACK_NAME, sample_images, stack_outputs  # noqa: E402
+from local_aws.clients import local_client  # noqa: E402
+from local_aws.demo import sample_images  # noqa: E402
 from local_aws.server import LocalAws  # noqa: E402
+from local_aws.stack_deployment import stack_on_local_aws  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -72,34 +71,27 @@ def main() -> int:
     args = parser.parse_args()
     samples = [(path.name, path.read_bytes()) for path in sample_images()]
 
-    with tempfile.TemporaryDirectory(prefix="latency-bench-") as folder, \
-            LocalAws(state_dir=Path(folder) / "state", detect_labels_cache_size=0) as aws:
+    with tempfile.TemporaryDirectory(prefix="latency-bench-") as folder:
         # The uploads reuse the sample photos: with the answer cache on, every repeat would skip the
         # model and the latency would not be the pipeline's.
-        cdk_out = Path(folder) / "cdk.out"
-        cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out)
-        cdk_cli.deploy(aws.endpoint, STACK_NAME, output_dir=cdk_out)
-        session = boto3.session.Session(aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
-                                        aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
-                                        region_name=aws.region)
-        s3, dynamodb, cfn = (session.client(name, endpoint_url=aws.endpoint_url)
-                             for name in ("s3", "dynamodb", "cloudformation"))
-        outputs = stack_outputs(cfn, STACK_NAME)
-        bucket, table = outputs["BucketName"], outputs["TableName"]
+        aws = LocalAws(state_dir=Path(folder) / "state", detect_labels_cache_size=0)
+        with stack_on_local_aws(aws) as deployment:
+            s3, dynamodb = local_client(aws.endpoint, "s3"), local_client(aws.endpoint, "dynamodb")
+            bucket, table = deployment.outputs.bucket, deployment.outputs.table
 
-        # Warm-up: the first invocation starts a worker and loads the model.
-        measure(s3, dynamodb, bucket, table, [("warm-up/" + samples[0][0], samples[0][1])], burst=False)
-        aws.invocations.clear()
+            # Warm-up: the first invocation starts a worker and loads the model.
+            measure(s3, dynamodb, bucket, table, [("warm-up/" + samples[0][0], samples[0][1])], burst=False)
+            aws.invocations.clear()
 
-        def batch(name: str) -> list[tuple[str, bytes]]:
-            return [(f"{name}/{i:03d}-{samples[i % len(samples)][0]}", samples[i % len(samples)][1])
-                    for i in range(args.uploads)]
+            def batch(name: str) -> list[tuple[str, bytes]]:
+                return [(f"{name}/{i:03d}-{samples[i % len(samples)][0]}", samples[i % len(samples)][1])
+                        for i in range(args.uploads)]
 
-        one_by_one = measure(s3, dynamodb, bucket, table, batch("sequential"), burst=False)
-        handler_ms = [record["duration_ms"] for record in aws.invocations if record["function"].startswith("ImageLabels")]
-        burst_started = time.monotonic()
-        burst = measure(s3, dynamodb, bucket, table, batch("burst"), burst=True)
-        burst_seconds = time.monotonic() - burst_started
+            one_by_one = measure(s3, dynamodb, bucket, table, batch("sequential"), burst=False)
+            handler_ms = [record["duration_ms"] for record in aws.invocations if record["function"].startswith("ImageLabels")]
+            burst_started = time.monotonic()
+            burst = measure(s3, dynamodb, bucket, table, batch("burst"), burst=True)
+            burst_seconds = time.monotonic() - burst_started
 
     from local_aws.rekognition_model import OfflineLabeller
 

@@ -15,30 +15,14 @@ from pathlib import Path
 
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
-from local_aws.server import Endpoint
+from local_aws.clients import local_client
+from local_aws.stack_deployment import STACK_NAME, StackDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-STACK_NAME = "ImageLabels-dev"  # the default stage of cdk.json
 BY_LABEL_INDEX = "ByLabel"
 FINAL_STATUSES = {"LABELLED", "FAILED"}
-
-
-def clients(endpoint: Endpoint):
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID, aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
-        region_name=endpoint.region,
-    )
-    return {name: session.client(name, endpoint_url=endpoint.endpoint_url)
-            for name in ("cloudformation", "s3", "dynamodb")}
-
-
-def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or []}
 
 
 def sample_images(folder: Path = SAMPLES) -> list[Path]:
@@ -126,28 +110,28 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     print(f"{'Started' if fresh else 'Reusing the running'} local AWS on {endpoint.endpoint_url} (logs: {state_dir / LOG_FILE})")
     print(not_enforced_text())
 
+    deployment = StackDeployment(endpoint=endpoint, stack_name=STACK_NAME)
     step(f"cdk bootstrap aws://{endpoint.account_id}/{endpoint.region}")
-    print(f"done in {cdk_cli.bootstrap(endpoint).seconds:.1f} s")
+    print(f"done in {deployment.bootstrap().seconds:.1f} s")
     step(f"cdk deploy {STACK_NAME} --require-approval never")
-    print(f"done in {cdk_cli.deploy(endpoint, STACK_NAME).seconds:.1f} s")
+    print(f"done in {deployment.deploy().seconds:.1f} s")
 
-    aws = clients(endpoint)
-    outputs = stack_outputs(aws["cloudformation"], STACK_NAME)
-    bucket, table = outputs["BucketName"], outputs["TableName"]
+    bucket, table = deployment.outputs.bucket, deployment.outputs.table
     print(f"bucket {bucket}\ntable  {table}")
 
+    s3, dynamodb = local_client(endpoint, "s3"), local_client(endpoint, "dynamodb")
     images = sample_images()
     step(f"Uploading {len(images)} photos from samples/ to s3://{bucket}/")
     upload_started = time.monotonic()
-    versions = upload(aws["s3"], bucket, images)
-    labelled = wait_for_labels(aws["dynamodb"], table, versions)
+    versions = upload(s3, bucket, images)
+    labelled = wait_for_labels(dynamodb, table, versions)
     print(f"all labelled {time.monotonic() - upload_started:.1f} s after the first upload\n")
     print(table_text([(name, label_summary(labelled[name])) for name in sorted(labelled)]))
     print(f"\n(labels printed {time.monotonic() - started:.1f} s after the demo started)")
 
     label = most_shared_label(labelled)
     step(f"Label search: which images show a {label!r}? (Query on the {BY_LABEL_INDEX} index, best first)")
-    for image_id, confidence in search_by_label(aws["dynamodb"], table, label):
+    for image_id, confidence in search_by_label(dynamodb, table, label):
         print(f"  {image_id}  {confidence:.1f}%")
 
     step("Keep using it")

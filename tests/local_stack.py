@@ -1,7 +1,8 @@
 """A deployed image-labels stack on the local AWS, for end-to-end tests and benchmarks.
 
-`deploy_local_stack()` starts the local AWS in this process (moto's state is per process), runs the
-project's real `cdk bootstrap` and `cdk deploy` against it, and yields a `DeployedStack`: clients on
+`deploy_local_stack()` starts the local AWS in this process (moto's state is per process), deploys
+the stack into it as local_aws/stack_deployment.py does for every caller (the real `cdk bootstrap`
+and `cdk deploy`), and yields a `DeployedStack`: clients on
 the endpoint, the stack's outputs, and readers of the label table and the failed-events queue that
 each go to the service (never to a cache of what the test wrote).
 
@@ -16,14 +17,12 @@ import io
 import json
 import logging
 import tempfile
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
-import boto3
 import cv2
 import numpy as np
 import pytest
@@ -31,8 +30,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
 from local_aws import cdk_cli
-from local_aws.demo import STACK_NAME, clients, stack_outputs
+from local_aws.clients import local_session
 from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, LocalAws
+from local_aws.stack_deployment import STACK_NAME, StackDeployment, stack_on_local_aws
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 IMAGE_ENTRY = "IMAGE"
@@ -62,20 +62,16 @@ class TableSnapshot:
 class DeployedStack:
     """The deployed stack and what a test needs to drive it and to read its state."""
 
-    def __init__(self, *, aws: LocalAws, outputs: dict[str, str], deploy_seconds: float) -> None:
+    def __init__(self, *, aws: LocalAws, deployment: StackDeployment) -> None:
         self.aws = aws
         self.endpoint = aws.endpoint
-        self.outputs = outputs
-        self.deploy_seconds = deploy_seconds
+        self.deployment = deployment
+        self.outputs = outputs = deployment.outputs.values
         self.bucket = outputs["BucketName"]
         self.table = outputs["TableName"]
         self.function_name = outputs["FunctionName"]
         self.queue_url = outputs["FailedEventsQueueUrl"]
-        session = boto3.session.Session(
-            aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
-            aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
-            region_name=self.endpoint.region,
-        )
+        session = local_session(self.endpoint)
         # Many upload threads share the S3 client; the test's own calls never retry silently
         # into a pass, except throttling, which the local AWS does not answer unless injected.
         config = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 3})
@@ -286,10 +282,6 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
     return snapshot
 
 
-def _stack_outputs(aws: LocalAws) -> dict[str, str]:
-    return stack_outputs(clients(aws.endpoint)["cloudformation"], STACK_NAME)
-
-
 @contextlib.contextmanager
 def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, str] | None = None,
                        max_workers_per_function: int = 4,
@@ -302,20 +294,13 @@ def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, s
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
         aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
                        retry_delays_s=retry_delays_s, detect_labels_cache_size=detect_labels_cache_size)
-        aws.start()
-        cleanup.callback(aws.stop)
-        started = time.monotonic()
-        cdk_out = state_dir / "cdk.out"
-        cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out)
-        cdk_cli.deploy(aws.endpoint, STACK_NAME, output_dir=cdk_out, context=dict(context or {}))
-        yield DeployedStack(aws=aws, outputs=_stack_outputs(aws), deploy_seconds=time.monotonic() - started)
+        deployment = cleanup.enter_context(stack_on_local_aws(aws, context=context))
+        yield DeployedStack(aws=aws, deployment=deployment)
 
 
 def redeploy(stack: DeployedStack, *, context: Mapping[str, str]) -> float:
     """`cdk deploy` again with other context values (an update); returns its seconds."""
-    run = cdk_cli.deploy(stack.endpoint, STACK_NAME, output_dir=stack.aws.state_dir / "cdk.out",
-                         context=dict(context))
-    return run.seconds
+    return stack.deployment.deploy(context=context).seconds
 
 
 @pytest.fixture(scope="module")

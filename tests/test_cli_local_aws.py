@@ -22,6 +22,7 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 
+from imagelabels.stack_outputs import read_stack_outputs
 from local_aws import cdk_cli
 from local_stack import STACK_NAME, deployed_stack  # noqa: F401 (fixture)
 
@@ -78,8 +79,7 @@ def client(service: str, target: Target):
 
 
 def outputs_of(target: Target) -> dict[str, str]:
-    stacks = client("cloudformation", target).describe_stacks(StackName=target.stack)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0]["Outputs"]}
+    return read_stack_outputs(client("cloudformation", target), target.stack, where=target.url, region=target.region).values
 
 
 @pytest.fixture(scope="module")

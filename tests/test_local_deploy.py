@@ -12,13 +12,13 @@ import json
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from local_aws import cdk_cli
-from local_aws.demo import STACK_NAME, SAMPLES, sample_images, search_by_label, stack_outputs, upload, wait_for_labels
+from local_aws.clients import local_session
+from local_aws.demo import SAMPLES, sample_images, search_by_label, upload, wait_for_labels
 from local_aws.server import LocalAws
+from local_aws.stack_deployment import STACK_NAME, StackDeployment, deploy_stack
 
 STACK = STACK_NAME
 # What the offline model reliably gives for each sample (see samples/LICENSES.md for the photos).
@@ -46,18 +46,22 @@ def cdk_out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clients(aws):
-    session = boto3.session.Session(aws_access_key_id=cdk_cli.FAKE_ACCESS_KEY_ID,
-                                    aws_secret_access_key=cdk_cli.FAKE_SECRET_ACCESS_KEY,
-                                    region_name=aws.region)
+    session = local_session(aws.endpoint)
     return {name: session.client(name, endpoint_url=aws.endpoint_url)
             for name in ("cloudformation", "s3", "dynamodb", "lambda", "iam", "sqs")}
 
 
 @pytest.fixture(scope="module")
-def outputs(aws, cdk_out, clients) -> dict[str, str]:
-    TIMINGS["bootstrap"] = cdk_cli.bootstrap(aws.endpoint, output_dir=cdk_out).seconds
-    TIMINGS["deploy"] = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out).seconds
-    return stack_outputs(clients["cloudformation"], STACK)
+def deployment(aws, cdk_out) -> StackDeployment:
+    deployed = deploy_stack(endpoint=aws.endpoint, stack_name=STACK, output_dir=cdk_out)
+    TIMINGS["bootstrap"] = deployed.runs["bootstrap"].seconds
+    TIMINGS["deploy"] = deployed.runs["deploy"].seconds
+    return deployed
+
+
+@pytest.fixture(scope="module")
+def outputs(deployment) -> dict[str, str]:
+    return deployment.outputs.values
 
 
 def image_item(clients, table: str, key: str) -> dict | None:
@@ -140,9 +144,9 @@ def test_a_delete_removes_the_images_labels(aws, outputs, clients):
     assert search_by_label(clients["dynamodb"], outputs["TableName"], "cat") == []
 
 
-def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, cdk_out, outputs, clients):
+def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, deployment, outputs, clients):
     # cameraman.png: Tripod and Electronics about 95 %, Person about 92 %.
-    TIMINGS["update"] = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out, context={"minConfidence": "93"}).seconds
+    TIMINGS["update"] = deployment.deploy(context={"minConfidence": "93"}).seconds
     stack = clients["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     environment = clients["lambda"].get_function_configuration(FunctionName=outputs["FunctionName"])["Environment"]
@@ -159,8 +163,8 @@ def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, cdk
         "cameraman.png", "astronaut-eileen-collins.jpg"}
 
 
-def test_a_deploy_without_changes_succeeds(aws, cdk_out, outputs):
-    run = cdk_cli.deploy(aws.endpoint, STACK, output_dir=cdk_out, context={"minConfidence": "93"})
+def test_a_deploy_without_changes_succeeds(deployment):
+    run = deployment.deploy(context={"minConfidence": "93"})
     TIMINGS["no-change deploy"] = run.seconds
     assert "(no changes)" in run.output
 
@@ -251,14 +255,14 @@ def empty_bucket(s3, bucket: str) -> None:
             s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
 
 
-def test_destroy_leaves_no_stack(aws, cdk_out, outputs, clients):
+def test_destroy_leaves_no_stack(aws, deployment, outputs, clients):
     assert aws.wait_idle(60)
     s3 = clients["s3"]
     buckets = [bucket["Name"] for bucket in s3.list_buckets()["Buckets"] if bucket["Name"].startswith("imagelabels-dev-")]
     for bucket in buckets:  # as the README says: a dev stack's buckets must be emptied first
         empty_bucket(s3, bucket)
     assert aws.wait_idle(60)
-    TIMINGS["destroy"] = cdk_cli.destroy(aws.endpoint, STACK, output_dir=cdk_out).seconds
+    TIMINGS["destroy"] = deployment.destroy().seconds
 
     live = [s["StackName"] for s in clients["cloudformation"].describe_stacks()["Stacks"]]
     assert STACK not in live
