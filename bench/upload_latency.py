@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from imagelabels.dynamo import STATUS_LABELLED  # noqa: E402
+from imagelabels.search import image_item  # noqa: E402
 from local_aws.clients import local_client  # noqa: E402
 from local_aws.demo import sample_images  # noqa: E402
 from local_aws.server import LocalAws  # noqa: E402
@@ -34,11 +36,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def labelled_version(dynamodb, table: str, key: str) -> str | None:
-    item = dynamodb.get_item(TableName=table, Key={"ImageId": {"S": key}, "Entry": {"S": "IMAGE"}},
-                             ConsistentRead=True).get("Item")
-    if item and item["Status"]["S"] == "LABELLED":
-        return item.get("VersionId", {}).get("S")
-    return None
+    item = image_item(dynamodb, table, key)
+    return item.get("VersionId") if item and item.get("Status") == STATUS_LABELLED else None
 
 
 def measure(s3, dynamodb, bucket: str, table: str, uploads: list[tuple[str, bytes]], *, burst: bool) -> list[float]:

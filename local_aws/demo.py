@@ -10,9 +10,11 @@ import argparse
 import sys
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
+from imagelabels.dynamo import BY_LABEL_INDEX
+from imagelabels.search import search_images
+from imagelabels.uploads import UploadResult, is_image_key, plan_uploads, upload_all, wait_for_labels
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
 from local_aws.clients import local_client
@@ -20,48 +22,31 @@ from local_aws.stack_deployment import STACK_NAME, StackDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-BY_LABEL_INDEX = "ByLabel"
-FINAL_STATUSES = {"LABELLED", "FAILED"}
+UPLOADS_AT_ONCE = 4
+# The samples are labelled within seconds: poll as often as this, not with `upload --wait`'s backoff.
+POLL_INTERVAL_S = 0.3
 
 
 def sample_images(folder: Path = SAMPLES) -> list[Path]:
-    return sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(path for path in folder.iterdir() if is_image_key(path.name))
 
 
-def upload(s3, bucket: str, paths: list[Path]) -> dict[str, str]:
-    """Key -> the VersionId of this upload (what the image item must reach)."""
-    versions = {}
-    for path in paths:
-        response = s3.put_object(Bucket=bucket, Key=path.name, Body=path.read_bytes())
-        versions[path.name] = response.get("VersionId", "")
-    return versions
-
-
-def wait_for_labels(dynamodb, table: str, versions: dict[str, str], timeout_s: float = 180) -> dict[str, dict]:
-    """Each key's image item once it is LABELLED or FAILED for the uploaded version."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    done: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(done) < len(versions) and time.monotonic() < deadline:
-        for key, version in versions.items():
-            if key in done:
-                continue
-            item = dynamodb.get_item(TableName=table, Key={"ImageId": {"S": key}, "Entry": {"S": "IMAGE"}},
-                                     ConsistentRead=True).get("Item")
-            if item is None:
-                continue
-            image = {name: deserialize(value) for name, value in item.items()}
-            if image.get("Status") in FINAL_STATUSES and (not version or image.get("VersionId") == version):
-                done[key] = image
-        if len(done) < len(versions):
-            time.sleep(0.3)
-    missing = sorted(set(versions) - set(done))
-    if missing:
+def upload_and_wait(s3, dynamodb, *, bucket: str, table: str, paths: list[Path],
+                    timeout_s: float = 180) -> dict[str, UploadResult]:
+    """Uploads each file under its own name, as `imagelabels upload FILE... --wait` does, and waits
+    until each image item is LABELLED or FAILED for this very upload. Key -> its result (with .item)."""
+    plan = plan_uploads(paths)
+    not_sent = [f"{skipped.path}: {skipped.reason}" for skipped in plan.skipped + plan.unreadable]
+    results = upload_all(s3, bucket, plan.uploads, concurrency=UPLOADS_AT_ONCE)
+    not_sent += [f"{result.upload.path}: {result.error}" for result in results if not result.ok]
+    if not_sent:
+        raise RuntimeError("not uploaded: " + "; ".join(not_sent))
+    waiting = wait_for_labels(dynamodb, table, results, timeout=timeout_s,
+                              poll_interval=POLL_INTERVAL_S, max_interval=POLL_INTERVAL_S)
+    if waiting:
+        missing = sorted(result.upload.key for result in waiting)
         raise TimeoutError(f"no labels after {timeout_s:.0f} s for: {', '.join(missing)}")
-    return done
+    return {result.upload.key: result for result in results}
 
 
 def label_summary(image: dict, top: int = 4) -> str:
@@ -77,19 +62,6 @@ def table_text(rows: list[tuple[str, str]]) -> str:
     lines = [f"{'image'.ljust(width)}  top labels (confidence)", f"{'-' * width}  {'-' * 40}"]
     lines += [f"{name.ljust(width)}  {summary}" for name, summary in rows]
     return "\n".join(lines)
-
-
-def search_by_label(dynamodb, table: str, label: str) -> list[tuple[str, float]]:
-    """Images carrying `label`, most confident first: a Query on the ByLabel index."""
-    found = []
-    kwargs = dict(TableName=table, IndexName=BY_LABEL_INDEX, KeyConditionExpression="LabelKey = :label",
-                  ExpressionAttributeValues={":label": {"S": label.casefold()}}, ScanIndexForward=False)
-    while True:
-        page = dynamodb.query(**kwargs)
-        found += [(item["ImageId"]["S"], float(Decimal(item["Confidence"]["N"]))) for item in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def most_shared_label(images: dict[str, dict]) -> str:
@@ -123,16 +95,16 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     images = sample_images()
     step(f"Uploading {len(images)} photos from samples/ to s3://{bucket}/")
     upload_started = time.monotonic()
-    versions = upload(s3, bucket, images)
-    labelled = wait_for_labels(dynamodb, table, versions)
+    results = upload_and_wait(s3, dynamodb, bucket=bucket, table=table, paths=images)
+    labelled = {key: result.item for key, result in results.items()}
     print(f"all labelled {time.monotonic() - upload_started:.1f} s after the first upload\n")
     print(table_text([(name, label_summary(labelled[name])) for name in sorted(labelled)]))
     print(f"\n(labels printed {time.monotonic() - started:.1f} s after the demo started)")
 
     label = most_shared_label(labelled)
     step(f"Label search: which images show a {label!r}? (Query on the {BY_LABEL_INDEX} index, best first)")
-    for image_id, confidence in search_by_label(dynamodb, table, label):
-        print(f"  {image_id}  {confidence:.1f}%")
+    for hit in search_images(dynamodb, table, [label]):  # as `imagelabels search LABEL` finds them
+        print(f"  {hit.key}  {hit.confidence:.1f}%")
 
     step("Keep using it")
     print("The local AWS keeps running, with the stack deployed. Find and add images:\n")

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
+from imagelabels.search import image_item, search_images
 from local_aws.clients import local_session
-from local_aws.demo import SAMPLES, sample_images, search_by_label, upload, wait_for_labels
+from local_aws.demo import SAMPLES, sample_images, upload_and_wait
 from local_aws.server import LocalAws
 from local_aws.stack_deployment import STACK_NAME, StackDeployment, deploy_stack
 
@@ -64,10 +64,9 @@ def outputs(deployment) -> dict[str, str]:
     return deployment.outputs.values
 
 
-def image_item(clients, table: str, key: str) -> dict | None:
-    item = clients["dynamodb"].get_item(TableName=table, Key={"ImageId": {"S": key}, "Entry": {"S": "IMAGE"}},
-                                        ConsistentRead=True).get("Item")
-    return None if item is None else {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
+def found_by_label(clients, table: str, label: str) -> list[tuple[str, float]]:
+    """(image, confidence) of `imagelabels search LABEL`'s hits, most confident first."""
+    return [(hit.key, float(hit.confidence)) for hit in search_images(clients["dynamodb"], table, [label])]
 
 
 def label_entries(clients, table: str, key: str) -> list[dict]:
@@ -102,33 +101,33 @@ def test_deploy_creates_the_stack_with_its_outputs_and_wiring(outputs, clients):
 
 def test_sample_photos_get_their_expected_labels(aws, outputs, clients):
     started = time.monotonic()
-    versions = upload(clients["s3"], outputs["BucketName"], sample_images(SAMPLES))
-    images = wait_for_labels(clients["dynamodb"], outputs["TableName"], versions, timeout_s=120)
+    uploads = upload_and_wait(clients["s3"], clients["dynamodb"], bucket=outputs["BucketName"],
+                              table=outputs["TableName"], paths=sample_images(SAMPLES), timeout_s=120)
     TIMINGS["five uploads labelled"] = time.monotonic() - started
 
-    assert set(images) == set(EXPECTED_LABELS)
+    assert set(uploads) == set(EXPECTED_LABELS)
     for key, expected in EXPECTED_LABELS.items():
-        image = images[key]
+        image = uploads[key].item
         names = {label["Name"] for label in image["Labels"]}
         assert image["Status"] == "LABELLED", (key, image.get("Error"))
         assert expected <= names, (key, names)
-        assert image["VersionId"] == versions[key]
+        assert image["VersionId"] == uploads[key].version_id
         assert all(float(label["Confidence"]) >= 70 for label in image["Labels"])  # the dev stage's minConfidence
 
 
 def test_label_search_finds_exactly_the_right_images(outputs, clients):
     table = outputs["TableName"]
-    people = search_by_label(clients["dynamodb"], table, "Person")
+    people = found_by_label(clients, table, "Person")
     assert {image for image, _ in people} == {"cameraman.png", "astronaut-eileen-collins.jpg"}
     assert [confidence for _, confidence in people] == sorted((c for _, c in people), reverse=True)
-    assert {image for image, _ in search_by_label(clients["dynamodb"], table, "cat")} == {"cat-chelsea.png"}
-    assert search_by_label(clients["dynamodb"], table, "giraffe") == []
+    assert {image for image, _ in found_by_label(clients, table, "cat")} == {"cat-chelsea.png"}
+    assert found_by_label(clients, table, "giraffe") == []
 
 
 def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs, clients):
     clients["s3"].put_object(Bucket=outputs["BucketName"], Key="notes/not-a-photo.jpg", Body=b"just some text\n")
     assert aws.wait_idle(60)
-    image = image_item(clients, outputs["TableName"], "notes/not-a-photo.jpg")
+    image = image_item(clients["dynamodb"], outputs["TableName"], "notes/not-a-photo.jpg")
     assert image["Status"] == "FAILED"
     assert image["Error"]["Code"] == "InvalidImageFormatException"
     assert label_entries(clients, outputs["TableName"], "notes/not-a-photo.jpg") == []
@@ -137,11 +136,11 @@ def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs
 def test_a_delete_removes_the_images_labels(aws, outputs, clients):
     clients["s3"].delete_object(Bucket=outputs["BucketName"], Key="cat-chelsea.png")  # adds a delete marker
     assert aws.wait_idle(60)
-    image = image_item(clients, outputs["TableName"], "cat-chelsea.png")
+    image = image_item(clients["dynamodb"], outputs["TableName"], "cat-chelsea.png")
     assert image["Status"] == "DELETED"
     assert image["EventName"] == "ObjectRemoved:DeleteMarkerCreated"
     assert label_entries(clients, outputs["TableName"], "cat-chelsea.png") == []
-    assert search_by_label(clients["dynamodb"], outputs["TableName"], "cat") == []
+    assert found_by_label(clients, outputs["TableName"], "cat") == []
 
 
 def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, deployment, outputs, clients):
@@ -155,11 +154,11 @@ def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, dep
     clients["s3"].put_object(Bucket=outputs["BucketName"], Key="again/cameraman.png",
                              Body=(SAMPLES / "cameraman.png").read_bytes())
     assert aws.wait_idle(60)
-    image = image_item(clients, outputs["TableName"], "again/cameraman.png")
+    image = image_item(clients["dynamodb"], outputs["TableName"], "again/cameraman.png")
     names = {label["Name"] for label in image["Labels"]}
     assert image["Status"] == "LABELLED" and image["MinConfidence"] == 93
     assert "Tripod" in names and "Person" not in names
-    assert {image for image, _ in search_by_label(clients["dynamodb"], outputs["TableName"], "person")} == {
+    assert {image for image, _ in found_by_label(clients, outputs["TableName"], "person")} == {
         "cameraman.png", "astronaut-eileen-collins.jpg"}
 
 
