@@ -150,7 +150,10 @@ def test_partition_literals_write_the_alarm_key_and_ci_role_arns_out(cli_synth, 
 
     changed = {(stack, name) for stack in STACKS for name, resource in resources(templates, stack).items()
                if mentions_partition_ref(templates_before[stack]["Resources"][name]) and not mentions_partition_ref(resource)}
+    # The keys' policies and the film Rekognition role's SourceArn condition name the partition.
     assert changed == {("ImageLabels-prod", "AlarmsTopicKeyAB251E47"),
+                       ("ImageLabels-prod", "FilmLabellerFilmJobsKeyBB9FE72A"),
+                       ("ImageLabels-prod", "FilmLabellerRekognitionRoleC7F214AD"),
                        ("ImageLabels-ci-access", "GitHubDeployAccessDeployRoleDefaultPolicy52AF194C"),
                        ("ImageLabels-ci-access", "GitHubDeployAccessPullRequestDiffRoleDefaultPolicy0B5CA084")}
     key = next(resource for resource in resources(templates, "ImageLabels-prod").values() if resource["Type"] == "AWS::KMS::Key")
@@ -161,7 +164,8 @@ def test_partition_literals_write_the_alarm_key_and_ci_role_arns_out(cli_synth, 
 def test_minimized_policies_list_the_labellers_table_actions_in_order(cli_synth):
     templates = cli_synth.templates
     policies = [resource for resource in resources(templates, "ImageLabels-prod").values()
-                if resource["Type"] == "AWS::IAM::Policy" and "Labeller" in json.dumps(resource["Properties"]["Roles"])]
+                if resource["Type"] == "AWS::IAM::Policy"
+                and json.dumps(resource["Properties"]["Roles"]).startswith('[{"Ref": "LabellerRole')]
     assert len(policies) == 1
     table_actions = [statement["Action"] for statement in policies[0]["Properties"]["PolicyDocument"]["Statement"]
                      if "dynamodb:GetItem" in statement["Action"]]
