@@ -24,12 +24,25 @@ RECORDS = "adjustment-records"  # bucket where the test functions write what the
 ROLE_ARN = "arn:aws:iam::123456789012:role/adjustment-tests"
 
 
-# Records every event it gets; sleeps when asked; raises when asked.
+# Records every event it gets; sleeps when asked; raises when asked. With a gate (the event's
+# "gate", else the function's GATE environment variable: a file path) it records nothing until the
+# test creates that file, so a test can tell "the call returned before the function finished"
+# without a clock.
 EVENT_RECORDER = '''
-import json, time, boto3
+import json, os, time, boto3
 s3 = boto3.client("s3")
 
+def wait_for_gate(path):
+    deadline = time.monotonic() + 20
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the gate {path} never opened")
+        time.sleep(0.02)
+
 def handler(event, context):
+    gate = (event.get("gate") if isinstance(event, dict) else None) or os.environ.get("GATE")
+    if gate:
+        wait_for_gate(gate)
     if isinstance(event, dict) and event.get("sleep"):
         s3.put_object(Bucket="%(records)s", Key=f"started/{context.aws_request_id}", Body=b"")
         time.sleep(event["sleep"])
