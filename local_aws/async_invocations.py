@@ -150,14 +150,8 @@ class AsyncInvoker:
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once nothing is queued, running, waiting to retry or being delivered; False on timeout."""
-        deadline = time.monotonic() + timeout_s
         with self._changed:
-            while not self._idle():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            return True
+            return self._changed.wait_for(self._idle, max(0.0, timeout_s))
 
     def stats(self) -> dict:
         """Counts: submitted, succeeded, retried, failed_to_destination, dropped, throttled (attempts that

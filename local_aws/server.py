@@ -1,6 +1,7 @@
 """The local AWS: moto's server on 127.0.0.1 with this project's adjustments, a Lambda runtime that
 runs deployed Python functions in local processes, asynchronous invocations with Lambda's retry
-semantics, and DetectLabels answered by an offline model.
+semantics, SQS event source mappings polled as Lambda polls them, and DetectLabels answered by an
+offline model.
 
 moto keeps its state in module-level backends, so there is one LocalAws per process.
 """
@@ -106,6 +107,7 @@ class LocalAws:
         self._server = None
         self._runtime = None
         self._invoker = None
+        self._poller = None
         # DetectLabels answers for identical image bytes and parameters, computed once (None: off).
         self.detect_labels_cache: DetectLabelsCache | None = (
             DetectLabelsCache(max_entries=detect_labels_cache_size) if detect_labels_cache_size else None
@@ -136,6 +138,7 @@ class LocalAws:
 
         from local_aws import adjust
         from local_aws.async_invocations import AsyncInvoker
+        from local_aws.event_source_poller import EventSourcePoller
         from local_aws.lambda_runtime import LambdaRuntime
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -162,16 +165,22 @@ class LocalAws:
             send_to_queue=self._send_to_queue,
             retry_delays_s=self._retry_delays_s,
         )
+        self._poller = EventSourcePoller(
+            invoke=lambda function, payload: self.invoke_function(function, payload, wait_for_slot=True),
+            default_max_concurrency=self._max_workers_per_function,
+        )
         logger.info("Local AWS on %s (region %s, account %s)", self.endpoint_url, self.region, self.account_id)
 
     def stop(self) -> None:
         global _running_instance
-        for part in (self._invoker, self._runtime):
+        # The poller first: it feeds the runtime (and, through the functions, the invoker).
+        for part in (self._poller, self._invoker, self._runtime):
             if part is not None:
                 try:
                     part.shutdown()
                 except Exception as error:  # stopping must go on: report, continue
                     logger.warning("Shutting down %s: %s", type(part).__name__, error)
+        self._poller = None
         self._invoker = None
         self._runtime = None
         if self._server is not None:
@@ -245,6 +254,11 @@ class LocalAws:
             raise LocalAwsError("the local AWS is not running")
         return self._invoker.submit(self.function_spec(function), payload)
 
+    def event_source_mapping_changed(self, mapping: Any) -> None:
+        if self._poller is not None:
+            self._poller.watch(account_id=mapping.account_id, region=mapping.region, uuid=mapping.uuid,
+                               event_source_arn=mapping.event_source_arn)
+
     def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
         from local_aws.rekognition_api import detect_labels_response
 
@@ -257,16 +271,27 @@ class LocalAws:
 
         return OfflineLabeller.shared()
 
-    # ---- asynchronous invocations -------------------------------------------------------------
+    # ---- asynchronous invocations and event source mappings -------------------------------------
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """True once no asynchronous invocation is queued, running or waiting for a retry."""
-        if self._invoker is None:
-            return True
-        return self._invoker.wait_idle(timeout_s)
+        """True once, at one moment, no asynchronous invocation is queued, running or waiting for a retry,
+        and no event source mapping is running a batch or has a visible message in its queue (messages
+        waiting out a visibility timeout do not count). Each can feed the other, so both are asked
+        again until neither has anything; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        parts = [part for part in (self._invoker, self._poller) if part is not None]
+        while True:
+            for part in parts:
+                if not part.wait_idle(max(0.0, deadline - time.monotonic())):
+                    return False
+            if all(part.wait_idle(0) for part in parts):
+                return True
 
     def async_stats(self) -> dict:
         return self._invoker.stats() if self._invoker is not None else {}
+
+    def event_source_stats(self) -> dict:
+        return self._poller.stats() if self._poller is not None else {}
 
     def _async_policy_for(self, function_arn: str):
         from local_aws.async_invocations import AsyncPolicy

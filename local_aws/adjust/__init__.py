@@ -4,8 +4,10 @@ One file per service says what the local AWS changes about it:
 
 - cloudformation_custom_resources.py: custom resources run their function, Create/Update/Delete;
 - cloudformation_stacks.py: change sets, UsePreviousValue parameters, deletion order;
-- lambda_.py: Invoke runs code locally, EventInvokeConfig, function settings moto drops;
+- lambda_.py: Invoke runs code locally, EventInvokeConfig, function settings moto drops, SQS event
+  source mappings handed to the launcher's poller;
 - s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets;
+- sqs.py: queue changes atomic under concurrent clients;
 - dynamodb.py: transactions safe for concurrent writers;
 - rekognition.py: DetectLabels answered by the offline model;
 - registry.py: what they share (the moto pin, the launcher's services, moto's originals).
@@ -25,7 +27,9 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from local_aws.adjust import cloudformation_custom_resources, cloudformation_stacks, dynamodb, lambda_, rekognition, s3
+from local_aws.adjust import (
+    cloudformation_custom_resources, cloudformation_stacks, dynamodb, lambda_, rekognition, s3, sqs,
+)
 from local_aws.adjust.registry import LocalServices, check_moto_version, use_services
 
 # In the order they are applied.
@@ -38,9 +42,11 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     lambda_.run_lambda_invocations_locally,
     lambda_.model_event_invoke_config_in_cloudformation,
     lambda_.keep_function_settings_moto_drops,
+    lambda_.poll_sqs_event_sources_outside_send_message,
     s3.version_buckets_from_cloudformation,
     s3.shape_s3_event_records_like_s3,
     s3.deliver_s3_notifications_asynchronously,
+    sqs.serialise_sqs_queue_changes,
     dynamodb.make_dynamodb_transactions_safe_for_concurrent_writers,
     rekognition.answer_detect_labels_with_the_offline_model,
 )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Callable
+from typing import Any
 
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table as DynamoDBTable
 
-from local_aws.adjust.registry import ORIGINALS, keep_original
+from local_aws.adjust.registry import ORIGINALS, keep_original, locked_by
 
 
 # moto's threaded server answers requests concurrently; one lock serialises its DynamoDB backend
@@ -70,15 +70,6 @@ def make_dynamodb_transactions_safe_for_concurrent_writers() -> None:
     keep_original("dynamodb models copy", dynamodb_models.copy)
     original_transact = ORIGINALS["DynamoDBBackend.transact_write_items"]
 
-    def locked(method: Callable) -> Callable:
-        def with_lock(*args: Any, **kwargs: Any) -> Any:
-            with _dynamodb_lock:
-                return method(*args, **kwargs)
-
-        with_lock.__wrapped__ = method
-        with_lock.__name__ = method.__name__
-        return with_lock
-
     def transact_write_items(self, transact_items):
         with _dynamodb_lock:
             touched = _dynamodb_items_before(self, transact_items)
@@ -93,7 +84,7 @@ def make_dynamodb_transactions_safe_for_concurrent_writers() -> None:
                 _dynamodb_transaction.active = False
 
     for name in _DYNAMODB_LOCKED_METHODS:
-        setattr(backend_class, name, locked(ORIGINALS[f"DynamoDBBackend.{name}"]))
+        setattr(backend_class, name, locked_by(_dynamodb_lock, ORIGINALS[f"DynamoDBBackend.{name}"]))
     backend_class.transact_write_items = transact_write_items
     dynamodb_models.copy = _CopyKeepingLiveTables()
 

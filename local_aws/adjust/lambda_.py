@@ -2,7 +2,8 @@
 
 Invoke runs the function's code in the launcher's Lambda runtime (moto needs Docker), Event
 invocations are queued asynchronously, reserved concurrency throttles; CloudFormation models
-`AWS::Lambda::EventInvokeConfig` and keeps the function settings moto drops.
+`AWS::Lambda::EventInvokeConfig` and keeps the function settings moto drops; SQS event source
+mappings are polled by the launcher, not run inside SendMessage.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.awslambda.models import EventInvokeConfig, LambdaFunction
+from moto.awslambda.models import EventInvokeConfig, LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.common_models import CloudFormationModel
 from moto.core.exceptions import JsonRESTError
+from moto.sqs.models import sqs_backends
 
-from local_aws.adjust.registry import ORIGINALS, keep_original, require_services
+from local_aws.adjust.registry import ORIGINALS, keep_original, rebuild_cloudformation_model_map, require_services
 
 
 class TooManyRequestsException(JsonRESTError):
@@ -150,15 +152,7 @@ def model_event_invoke_config_in_cloudformation() -> None:
     model that stores the template's configuration there, replaces it on update and removes it on
     delete. The asynchronous invoker reads its policy from it (retries, age, failed-events queue).
     """
-    ORIGINALS.setdefault("cloudformation model types", {
-        model.cloudformation_type() for model in CloudFormationModel.__subclasses__()
-        if model.__module__.startswith("moto.")
-    })
-    # The model list is cached from CloudFormationModel.__subclasses__(): rebuild it now that
-    # LocalEventInvokeConfig exists.
-    cfn_parsing.get_model_list.cache_clear()
-    cfn_parsing.get_model_map.cache_clear()
-    cfn_parsing.get_name_type_map.cache_clear()
+    rebuild_cloudformation_model_map()
     assert cfn_parsing.get_model_map()["AWS::Lambda::EventInvokeConfig"] is LocalEventInvokeConfig
 
 
@@ -198,3 +192,47 @@ def keep_function_settings_moto_drops() -> None:
 
     LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
     LambdaFunction.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
+def poll_sqs_event_sources_outside_send_message() -> None:
+    """SQS event source mappings are served by the launcher's poller, not inside SendMessage.
+
+    moto runs a mapping's function synchronously inside SendMessage (`Queue.add_message` ->
+    `send_sqs_batch`): the sender waits for the function, one message at a time however large
+    BatchSize is, all-or-nothing (no ReportBatchItemFailures), no MaximumConcurrency, a failed
+    batch made visible again at once (no visibility timeout, so no backoff and no dead-letter
+    queue after maxReceiveCount in practice), and nothing polls again later. And DeleteEventSourceMapping
+    leaves the mapping attached to the queue. Instead the mapping is detached from moto's queue
+    (SendMessage just queues) and every create, update and delete is reported to the launcher,
+    whose event source poller (local_aws/event_source_poller.py) polls the queue as Lambda does.
+    """
+    backend_class = LambdaBackend
+    for name in ("create_event_source_mapping", "update_event_source_mapping", "delete_event_source_mapping"):
+        keep_original(f"LambdaBackend.{name}", backend_class.__dict__[name])
+    original_create = ORIGINALS["LambdaBackend.create_event_source_mapping"]
+    original_update = ORIGINALS["LambdaBackend.update_event_source_mapping"]
+    original_delete = ORIGINALS["LambdaBackend.delete_event_source_mapping"]
+
+    def create_event_source_mapping(self, spec):
+        mapping = original_create(self, spec)
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            if queue.lambda_event_source_mappings.get(mapping.function_arn) is mapping:
+                del queue.lambda_event_source_mappings[mapping.function_arn]
+        require_services().event_source_mapping_changed(mapping)
+        return mapping
+
+    def update_event_source_mapping(self, uuid, spec):
+        mapping = original_update(self, uuid, spec)
+        if mapping is not None:
+            require_services().event_source_mapping_changed(mapping)
+        return mapping
+
+    def delete_event_source_mapping(self, uuid):
+        mapping = original_delete(self, uuid)
+        if mapping is not None:
+            require_services().event_source_mapping_changed(mapping)
+        return mapping
+
+    backend_class.create_event_source_mapping = create_event_source_mapping
+    backend_class.update_event_source_mapping = update_event_source_mapping
+    backend_class.delete_event_source_mapping = delete_event_source_mapping

@@ -33,6 +33,9 @@ class LocalServices(Protocol):
     def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
         """Answer one Rekognition DetectLabels request: (HTTP status, JSON body)."""
 
+    def event_source_mapping_changed(self, mapping: Any) -> None:
+        """An event source mapping was created, updated or deleted: (re)consider polling its queue."""
+
 
 _services: LocalServices | None = None
 
@@ -64,3 +67,32 @@ def require_services() -> LocalServices:
 def keep_original(name: str, value: Any) -> Any:
     ORIGINALS.setdefault(name, value)
     return ORIGINALS[name]
+
+
+def locked_by(lock: Any, method: Callable) -> Callable:
+    """`method` run while holding `lock` (moto's backends have none; its server is threaded)."""
+
+    def with_lock(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    with_lock.__wrapped__ = method
+    with_lock.__name__ = method.__name__
+    return with_lock
+
+
+def rebuild_cloudformation_model_map() -> None:
+    """Make moto's CloudFormation see the models this package adds (CloudFormationModel subclasses).
+
+    moto caches its type -> model map from `CloudFormationModel.__subclasses__()`; the types moto
+    itself models are kept first (ORIGINALS["cloudformation model types"]), for the tests."""
+    from moto.cloudformation import parsing as cfn_parsing
+    from moto.core.common_models import CloudFormationModel
+
+    ORIGINALS.setdefault("cloudformation model types", {
+        model.cloudformation_type() for model in CloudFormationModel.__subclasses__()
+        if model.__module__.startswith("moto.")
+    })
+    cfn_parsing.get_model_list.cache_clear()
+    cfn_parsing.get_model_map.cache_clear()
+    cfn_parsing.get_name_type_map.cache_clear()
