@@ -29,7 +29,7 @@ NOT_ENFORCED = (
     "IAM is not enforced: every call is allowed whatever the roles and policies say "
     "(the end-to-end tests check the labeller's role against the calls it makes instead).",
     "Resource types skipped without error (moto's CloudFormation does not model them): "
-    "AWS::CloudWatch::Alarm, AWS::SNS::Subscription, AWS::S3::BucketPolicy, AWS::SQS::QueuePolicy, "
+    "AWS::CloudWatch::Alarm, AWS::SNS::TopicPolicy, AWS::S3::BucketPolicy, AWS::SQS::QueuePolicy, "
     "AWS::IAM::OIDCProvider, AWS::DynamoDB::GlobalTable, AWS::CDK::Metadata. A template that deploys "
     "here can still fail on AWS: cfn-lint and cdk-nag stay the checks for it.",
     "Bucket and queue policies (TLS only), KMS key policies, encryption and managed policies are "
@@ -258,6 +258,15 @@ class LocalAws:
         if self._poller is not None:
             self._poller.watch(account_id=mapping.account_id, region=mapping.region, uuid=mapping.uuid,
                                event_source_arn=mapping.event_source_arn)
+
+    def publish_to_topic(self, topic_arn: str, message: str) -> str:
+        """Publish as an AWS service does (Rekognition's job completions): every subscriber gets it, an SQS
+        one in the SNS envelope unless it has raw message delivery. Returns the MessageId."""
+        from moto.sns.models import sns_backends
+        from moto.utilities.arns import parse_arn
+
+        arn = parse_arn(topic_arn)
+        return sns_backends[arn.account][arn.region].publish(message=message, arn=topic_arn)
 
     def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
         from local_aws.rekognition_api import detect_labels_response

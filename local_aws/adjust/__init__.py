@@ -8,6 +8,7 @@ One file per service says what the local AWS changes about it:
   source mappings handed to the launcher's poller;
 - s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets;
 - sqs.py: queue changes atomic under concurrent clients;
+- sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
 - dynamodb.py: transactions safe for concurrent writers;
 - rekognition.py: DetectLabels answered by the offline model;
 - registry.py: what they share (the moto pin, the launcher's services, moto's originals).
@@ -28,7 +29,7 @@ import threading
 from typing import Callable
 
 from local_aws.adjust import (
-    cloudformation_custom_resources, cloudformation_stacks, dynamodb, lambda_, rekognition, s3, sqs,
+    cloudformation_custom_resources, cloudformation_stacks, dynamodb, lambda_, rekognition, s3, sns, sqs,
 )
 from local_aws.adjust.registry import LocalServices, check_moto_version, use_services
 
@@ -47,6 +48,9 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     s3.shape_s3_event_records_like_s3,
     s3.deliver_s3_notifications_asynchronously,
     sqs.serialise_sqs_queue_changes,
+    sns.model_sns_subscriptions_in_cloudformation,
+    sns.read_raw_message_delivery_as_a_boolean,
+    sns.name_the_subscription_in_unsubscribe_urls,
     dynamodb.make_dynamodb_transactions_safe_for_concurrent_writers,
     rekognition.answer_detect_labels_with_the_offline_model,
 )
