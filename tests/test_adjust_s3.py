@@ -109,3 +109,37 @@ def test_deleting_a_key_never_held_in_a_versioned_bucket_adds_a_marker_and_notif
     assert aws.wait_idle(30)
     names = sorted(event["Records"][0]["eventName"] for event in records(client, "events/"))
     assert names == ["ObjectRemoved:Delete", "ObjectRemoved:DeleteMarkerCreated"]
+
+
+def test_s3_events_reach_a_queue_shaped_like_s3s_after_its_test_event(aws, client):
+    s3, sqs = client("s3"), client("sqs")
+    s3.create_bucket(Bucket="films-to-queue")
+    s3.put_bucket_versioning(Bucket="films-to-queue", VersioningConfiguration={"Status": "Enabled"})
+    queue_url = sqs.create_queue(QueueName="film-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket="films-to-queue", NotificationConfiguration={"QueueConfigurations": [
+        {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".mp4"}]}}}]})
+    first = s3.put_object(Bucket="films-to-queue", Key="a film.mp4", Body=b"one")["VersionId"]
+    s3.put_object(Bucket="films-to-queue", Key="a still.png", Body=b"not a film")
+    marker = s3.delete_object(Bucket="films-to-queue", Key="a film.mp4")["VersionId"]
+    s3.delete_object(Bucket="films-to-queue", Key="a film.mp4", VersionId=first)
+
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        bodies += [json.loads(message["Body"]) for message in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    test_event, *events = bodies
+    # S3 sends this when the configuration is set; a consumer must recognise and skip it.
+    assert (test_event["Service"], test_event["Event"], test_event["Bucket"]) == ("Amazon S3", "s3:TestEvent", "films-to-queue")
+    seen = [event["Records"][0] for event in events]
+    assert [(r["eventName"], r["s3"]["object"]["key"], r["s3"]["object"]["versionId"]) for r in seen] == [
+        ("ObjectCreated:Put", "a+film.mp4", first), ("ObjectRemoved:DeleteMarkerCreated", "a+film.mp4", marker),
+        ("ObjectRemoved:Delete", "a+film.mp4", first)]
+    sequencers = [int(r["s3"]["object"]["sequencer"], 16) for r in seen]
+    assert sequencers == sorted(sequencers) and len(set(sequencers)) == 3
+    assert all(r["eventSource"] == "aws:s3" and r["s3"]["bucket"]["name"] == "films-to-queue" for r in seen)
