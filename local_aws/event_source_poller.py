@@ -36,6 +36,8 @@ _RECEIVE_LIMIT = 10
 # An idle poller looks again at least this often (new messages wake it at once); it is also how
 # long a change of the mapping (disable, delete) may take to be seen if no one reports it.
 _IDLE_RECHECK_S = 5.0
+# How soon visible messages a receive did not return (a FIFO group in flight) are tried again.
+_UNRECEIVABLE_RECHECK_S = 0.2
 # How often wait_idle re-reads the queues (their visibility changes with the clock, unannounced).
 _IDLE_PROBE_S = 0.05
 
@@ -223,8 +225,11 @@ class _MappingLoop:
                 if self.poller._stopping:
                     break
                 self.gathering = True
+            batch: list = []
             try:
                 batch = self._gather(queue, settings)
+            except Exception:  # the queue went meanwhile...: what was received reappears after its timeout
+                logger.exception("Event source mapping %s: could not receive from %s", self.uuid, queue.name)
             finally:
                 with changed:
                     self.gathering = False
@@ -235,7 +240,7 @@ class _MappingLoop:
                 threading.Thread(target=self._run_batch, args=(settings, function, queue, batch), daemon=True,
                                  name=f"sqs-batch-{function.function_name}").start()
             else:
-                self._wait_for_messages(queue)
+                self._wait_for_messages(queue, received_nothing=True)
         self._queue = None
 
     def _current(self) -> tuple[MappingSettings, Any, Any] | str | None:
@@ -280,13 +285,17 @@ class _MappingLoop:
             self._wait_for_messages(queue, limit_s=remaining)
         return batch
 
-    def _wait_for_messages(self, queue: Any, limit_s: float = _IDLE_RECHECK_S) -> None:
+    def _wait_for_messages(self, queue: Any, limit_s: float = _IDLE_RECHECK_S, received_nothing: bool = False) -> None:
         """Until a message may be received (a send notifies; a visibility timeout ends by the clock), the
-        mapping changes, or limit_s."""
+        mapping changes, or limit_s. Visible messages that a receive just did not return (a FIFO group
+        in flight) are looked at again after a pause, not in a busy loop."""
         with queue._messages_lock:
-            if self.poller._stopping or _has_visible_messages(queue):
+            if self.poller._stopping:
                 return
-            queue._messages_lock.wait(min(limit_s, _seconds_until_next_visible(queue)))
+            if not _has_visible_messages(queue):
+                queue._messages_lock.wait(min(limit_s, _seconds_until_next_visible(queue)))
+            elif received_nothing:
+                queue._messages_lock.wait(_UNRECEIVABLE_RECHECK_S)
 
     # ---- one batch --------------------------------------------------------------------------------------
 

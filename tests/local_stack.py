@@ -96,9 +96,11 @@ class DeployedStack:
         return dict(zip(objects, versions))
 
     def wait_idle(self, timeout_s: float) -> None:
-        """Until no asynchronous invocation is queued, running or waiting for a retry."""
+        """Until no asynchronous invocation is queued, running or waiting for a retry, and no event source
+        mapping runs a batch or has a visible message waiting."""
         if not self.aws.wait_idle(timeout_s):
-            raise AssertionError(f"the labeller was still busy after {timeout_s:.0f} s: {self.stats()}")
+            raise AssertionError(f"the labeller was still busy after {timeout_s:.0f} s: {self.stats()}, "
+                                 f"event source mappings: {self.aws.event_source_stats()}")
 
     def stats(self) -> dict:
         """The AsyncInvoker's counters (cumulative since the local AWS started)."""
