@@ -23,6 +23,8 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 LOOPBACK = "127.0.0.1"
 # DetectLabels answers kept (each a few KB): enough for a demo library's distinct images.
 DEFAULT_DETECT_LABELS_CACHE_SIZE = 1024
+# Rekognition's default quota: 20 label detection jobs running at once per account.
+DEFAULT_VIDEO_JOB_LIMIT = 20
 
 # What a user must know before trusting a green deploy here (printed at start, and in README).
 NOT_ENFORCED = (
@@ -93,6 +95,8 @@ class LocalAws:
         max_workers_per_function: int = 4,
         retry_delays_s: tuple[float, ...] = (1.0, 2.0),
         detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE,
+        video_job_limit: int = DEFAULT_VIDEO_JOB_LIMIT,
+        video_workers: int = 2,
     ) -> None:
         from local_aws.rekognition_api import DetectLabelsCache
 
@@ -108,6 +112,12 @@ class LocalAws:
         self._runtime = None
         self._invoker = None
         self._poller = None
+        # Rekognition Video jobs: beyond `video_job_limit` running at once, StartLabelDetection
+        # answers LimitExceededException; `video_workers` decode and label at once (the CPU bound).
+        self._video_job_limit = video_job_limit
+        self._video_workers = video_workers
+        self._video_jobs = None
+        self._video_jobs_lock = threading.Lock()
         # DetectLabels answers for identical image bytes and parameters, computed once (None: off).
         self.detect_labels_cache: DetectLabelsCache | None = (
             DetectLabelsCache(max_entries=detect_labels_cache_size) if detect_labels_cache_size else None
@@ -173,8 +183,10 @@ class LocalAws:
 
     def stop(self) -> None:
         global _running_instance
-        # The poller first: it feeds the runtime (and, through the functions, the invoker).
-        for part in (self._poller, self._invoker, self._runtime):
+        # Video jobs and the poller first: they feed the runtime (and, through the functions, the invoker).
+        with self._video_jobs_lock:
+            video_jobs, self._video_jobs = self._video_jobs, None
+        for part in (video_jobs, self._poller, self._invoker, self._runtime):
             if part is not None:
                 try:
                     part.shutdown()
@@ -274,6 +286,29 @@ class LocalAws:
         return detect_labels_response(request, labeller=self.labeller(), read_object=read_object,
                                       cache=self.detect_labels_cache)
 
+    def start_label_detection(self, request: dict, *, account_id: str, read_object: Callable) -> tuple[int, dict]:
+        return self.video_jobs().start_label_detection(request, account_id=account_id, read_object=read_object)
+
+    def get_label_detection(self, request: dict) -> tuple[int, dict]:
+        return self.video_jobs().get_label_detection(request)
+
+    def video_jobs(self):
+        """The local Rekognition Video jobs, created at the first video request; their completion
+        messages go to the job's SNS topic as Rekognition's do."""
+        with self._video_jobs_lock:
+            if self._video_jobs is None:
+                from local_aws.rekognition_video import LocalVideoJobs, offline_label_frame
+
+                labeller = self.labeller()
+                self._video_jobs = LocalVideoJobs(
+                    label_frame=offline_label_frame(labeller),
+                    label_model_version=labeller.model_version,
+                    publish=lambda topic_arn, _role_arn, message: self.publish_to_topic(topic_arn, message),
+                    max_workers=self._video_workers,
+                    max_concurrent_jobs=self._video_job_limit,
+                )
+            return self._video_jobs
+
     def labeller(self):
         """The offline model, loaded at the first DetectLabels and shared by every LocalAws the process starts."""
         from local_aws.rekognition_model import OfflineLabeller
@@ -284,11 +319,11 @@ class LocalAws:
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once, at one moment, no asynchronous invocation is queued, running or waiting for a retry,
-        and no event source mapping is running a batch or has a visible message in its queue (messages
-        waiting out a visibility timeout do not count). Each can feed the other, so both are asked
+        no event source mapping is running a batch or has a visible message in its queue (messages
+        waiting out a visibility timeout do not count), and no video job is running. Each can feed the other, so both are asked
         again until neither has anything; False on timeout."""
         deadline = time.monotonic() + timeout_s
-        parts = [part for part in (self._invoker, self._poller) if part is not None]
+        parts = [part for part in (self._video_jobs, self._invoker, self._poller) if part is not None]
         while True:
             for part in parts:
                 if not part.wait_idle(max(0.0, deadline - time.monotonic())):

@@ -10,7 +10,7 @@ One file per service says what the local AWS changes about it:
 - sqs.py: queue changes atomic under concurrent clients;
 - sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
 - dynamodb.py: transactions safe for concurrent writers;
-- rekognition.py: DetectLabels answered by the offline model;
+- rekognition.py: DetectLabels and video label detection jobs answered by the offline model;
 - registry.py: what they share (the moto pin, the launcher's services, moto's originals).
 
 Each adjustment is one function: its docstring says what moto does, why it matters for a real
@@ -53,6 +53,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     sns.name_the_subscription_in_unsubscribe_urls,
     dynamodb.make_dynamodb_transactions_safe_for_concurrent_writers,
     rekognition.answer_detect_labels_with_the_offline_model,
+    rekognition.answer_label_detection_jobs_with_the_offline_model,
 )
 
 _applied = False

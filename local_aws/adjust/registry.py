@@ -33,6 +33,12 @@ class LocalServices(Protocol):
     def detect_labels(self, request: dict, read_object: Callable[[str, str, str | None], bytes]) -> tuple[int, dict]:
         """Answer one Rekognition DetectLabels request: (HTTP status, JSON body)."""
 
+    def start_label_detection(self, request: dict, *, account_id: str, read_object: Callable) -> tuple[int, dict]:
+        """Answer one StartLabelDetection (a local video job starts in the background)."""
+
+    def get_label_detection(self, request: dict) -> tuple[int, dict]:
+        """Answer one GetLabelDetection: a job's status and a page of its labels."""
+
     def event_source_mapping_changed(self, mapping: Any) -> None:
         """An event source mapping was created, updated or deleted: (re)consider polling its queue."""
 
