@@ -77,6 +77,7 @@ class FilmLabeller(Construct):
         table_name: str,
         min_confidence: float,
         start_concurrency: int,
+        retry_seconds: int,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -152,6 +153,7 @@ class FilmLabeller(Construct):
                 "SERVICE_ROLE_ARN": self.rekognition_role.role_arn,
                 # The starter delays a refused start's message itself (ChangeMessageVisibility).
                 "EVENTS_QUEUE_URL": self.events.queue_url,
+                "FIRST_RETRY_SECONDS": str(retry_seconds),
             },
             log_retention=log_retention,
             removal_policy=removal_policy,
@@ -182,7 +184,8 @@ class FilmLabeller(Construct):
             role_description="Collects film label-detection results: reads job completions, writes the label table.",
             memory_size=512,
             timeout=COLLECTOR_TIMEOUT,
-            environment={"TABLE_NAME": table_name, "COMPLETIONS_QUEUE_URL": self.completions.queue_url},
+            environment={"TABLE_NAME": table_name, "COMPLETIONS_QUEUE_URL": self.completions.queue_url,
+                         "FIRST_RETRY_SECONDS": str(retry_seconds)},
             log_retention=log_retention,
             removal_policy=removal_policy,
         )

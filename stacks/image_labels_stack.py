@@ -54,6 +54,7 @@ class ImageLabelsStack(Stack):
             table_name=index.table.table_name,
             min_confidence=settings.video_min_confidence,
             start_concurrency=settings.video_start_concurrency,
+            retry_seconds=settings.video_retry_seconds,
             log_retention=settings.log_retention,
             removal_policy=settings.removal_policy,
         )

@@ -52,6 +52,7 @@ STAGE_DEFAULTS: dict[str, Any] = {
     "logRetentionDays": 30,
     "videoMinConfidence": None,  # None: the stage's minConfidence
     "videoStartConcurrency": 2,
+    "videoRetrySeconds": 60,
 }
 
 # CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
@@ -77,6 +78,7 @@ class PipelineSettings:
     log_retention_days: int
     video_min_confidence: float
     video_start_concurrency: int
+    video_retry_seconds: int
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -160,6 +162,15 @@ class PipelineSettings:
                 f"maximum concurrency an SQS event source accepts), got {video_start_concurrency}"
             )
 
+        # The first delay of a film start Rekognition refused (its 20 running jobs) or a collection
+        # that failed; each further one doubles, up to 900 s (lambda_src/film_labeller/sqs_batch.py).
+        video_retry_seconds = read("videoRetrySeconds", _whole_number)
+        if not 1 <= video_retry_seconds <= 900:
+            raise SettingsError(
+                f"context {read.where('videoRetrySeconds')!r} must be between 1 and 900 seconds, "
+                f"got {video_retry_seconds}"
+            )
+
         return cls(
             stage=stage,
             stack_name=stack_name,
@@ -173,6 +184,7 @@ class PipelineSettings:
             log_retention_days=retention,
             video_min_confidence=video_min_confidence,
             video_start_concurrency=video_start_concurrency,
+            video_retry_seconds=video_retry_seconds,
         )
 
 

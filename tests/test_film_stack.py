@@ -260,9 +260,11 @@ def test_film_functions_run_like_the_labeller_with_their_own_logs(resources, nam
     assert starter["Environment"]["Variables"] == {
         "TABLE_NAME": table, "MIN_CONFIDENCE": "70", "TOPIC_ARN": {"Ref": names["FilmJobsTopicArn"]},
         "SERVICE_ROLE_ARN": arn(names["RekognitionRole"]), "EVENTS_QUEUE_URL": {"Ref": names["FilmEventsQueueUrl"]},
+        "FIRST_RETRY_SECONDS": "60",
     }
     assert collector["Environment"]["Variables"] == {
         "TABLE_NAME": table, "COMPLETIONS_QUEUE_URL": {"Ref": names["FilmCompletionsQueueUrl"]},
+        "FIRST_RETRY_SECONDS": "60",
     }
 
 

@@ -148,6 +148,23 @@ def test_the_delay_doubles_to_15_minutes_and_keeps_a_message_two_days_before_the
     assert retry_delay(1, 0.999) == 65 and retry_delay(200, 0.999) == 989
     # maxReceiveCount 200: the 199 delays between receives.
     assert sum(retry_delay(count, 0.0) for count in range(1, 200)) >= 48 * 3600
+    # videoRetrySeconds (FIRST_RETRY_SECONDS) moves the first delay; the cap and the doubling stay.
+    assert [retry_delay(count, 0.0, first_delay_s=1) for count in (1, 2, 11, 200)] == [1, 2, 900, 900]
+    assert sum(retry_delay(count, 0.0, first_delay_s=1) for count in range(1, 200)) >= 47 * 3600  # 10 short ones
+
+
+@pytest.mark.parametrize("value, accepted", [(None, 60), ("1", 1), ("900", 900), ("0", None), ("901", None),
+                                             ("soon", None)])
+def test_the_first_retry_delay_comes_from_the_environment_or_is_refused_by_name(value, accepted):
+    from film_labeller.sqs_batch import first_retry_seconds
+    from image_labeller.pipeline import ConfigurationError
+
+    environ = {} if value is None else {"FIRST_RETRY_SECONDS": value}
+    if accepted is None:
+        with pytest.raises(ConfigurationError, match="FIRST_RETRY_SECONDS"):
+            first_retry_seconds(environ)
+    else:
+        assert first_retry_seconds(environ) == accepted
 
 
 @pytest.mark.parametrize("code", ["InvalidS3ObjectException", "VideoTooLargeException", "InvalidParameterException"])

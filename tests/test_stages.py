@@ -230,6 +230,7 @@ def test_film_settings_follow_the_stage_unless_given():
     assert (tuned.min_confidence, tuned.video_min_confidence, tuned.video_start_concurrency) == (85, 60, 4)
     assert settings(stages={"dev": {"videoMinConfidence": 55}}).video_min_confidence == 55
     assert settings(videoMinConfidence="none").video_min_confidence == 70
+    assert (dev.video_retry_seconds, settings(videoRetrySeconds="5").video_retry_seconds) == (60, 5)
 
 
 def test_a_stage_that_leaves_keys_out_gets_the_safe_defaults():
@@ -267,6 +268,8 @@ def test_a_stage_that_leaves_keys_out_gets_the_safe_defaults():
         ({"videoStartConcurrency": 1}, "'videoStartConcurrency' must be between 2 and 1000"),
         ({"videoStartConcurrency": "1001"}, "'videoStartConcurrency' must be between 2 and 1000"),
         ({"videoStartConcurrency": 2.5}, "'videoStartConcurrency' must be a whole number"),
+        ({"videoRetrySeconds": 0}, "'videoRetrySeconds' must be between 1 and 900"),
+        ({"videoRetrySeconds": "901"}, "'videoRetrySeconds' must be between 1 and 900"),
         ({"stages": {"dev": {"videoStartConcurrency": 0}}},
          "'stages.dev.videoStartConcurrency' must be between 2 and 1000"),
     ],

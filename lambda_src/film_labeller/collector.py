@@ -16,7 +16,7 @@ from botocore.config import Config
 from film_labeller.collect import CollectorSettings, collect
 from film_labeller.completion import Continuation, continuation_body, parse_completion
 from film_labeller.film_store import FilmStore
-from film_labeller.sqs_batch import MessageDelays, process_batch
+from film_labeller.sqs_batch import MessageDelays, first_retry_seconds, process_batch
 
 logger = logging.getLogger("film_labeller.collector")
 
@@ -30,6 +30,7 @@ SQS = boto3.client("sqs", config=_AWS_CONFIG)
 STORE = FilmStore(boto3.client("dynamodb", config=_AWS_CONFIG), SETTINGS.table_name)
 DELAYS = MessageDelays(SQS, queue_url=SETTINGS.completions_queue_url, logger=logger)
 JITTER = random.Random()
+FIRST_RETRY_SECONDS = first_retry_seconds(os.environ)
 
 
 def handle(event, context=None) -> dict:
@@ -39,7 +40,8 @@ def handle(event, context=None) -> dict:
         return collect(parse_completion(record.get("body")), rekognition=REKOGNITION, store=STORE,
                        hand_on=_hand_on, remaining_millis=remaining)
 
-    return process_batch(event, collect_message, delays=DELAYS, logger=logger, jitter=JITTER.random)
+    return process_batch(event, collect_message, delays=DELAYS, logger=logger, jitter=JITTER.random,
+                         first_delay_s=FIRST_RETRY_SECONDS)
 
 
 def _hand_on(continuation: Continuation) -> None:

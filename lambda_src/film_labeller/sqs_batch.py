@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Callable
+from typing import Callable, Mapping
+
+from image_labeller.pipeline import ConfigurationError
 
 # Longest and first delay of a retried message. The starter's queue keeps a message for 200
 # receives: 60 s, 120 s, ... then 900 s each, about 48 hours before it lands in the DLQ.
@@ -28,9 +30,20 @@ def receive_count(record: dict) -> int:
         return 1
 
 
-def retry_delay(count: int, jitter: float) -> int:
+def first_retry_seconds(environ: Mapping[str, str]) -> int:
+    """FIRST_RETRY_SECONDS (context videoRetrySeconds): the first delay, 1-900, default 60."""
+    try:
+        seconds = int(environ.get("FIRST_RETRY_SECONDS", FIRST_DELAY_SECONDS))
+    except ValueError as error:
+        raise ConfigurationError(f"FIRST_RETRY_SECONDS: {error}") from None
+    if not 1 <= seconds <= MAX_DELAY_SECONDS:
+        raise ConfigurationError(f"FIRST_RETRY_SECONDS must be 1-{MAX_DELAY_SECONDS}, got {seconds}")
+    return seconds
+
+
+def retry_delay(count: int, jitter: float, *, first_delay_s: int = FIRST_DELAY_SECONDS) -> int:
     """Seconds before a message received `count` times is received again; jitter in [0, 1)."""
-    base = min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (min(count, 20) - 1))
+    base = min(MAX_DELAY_SECONDS, first_delay_s * 2 ** (min(count, 20) - 1))
     return int(base * (1 + JITTER_SHARE * jitter))
 
 
@@ -60,6 +73,7 @@ def process_batch(
     delays: MessageDelays,
     logger: logging.Logger,
     jitter: Callable[[], float] = random.random,
+    first_delay_s: int = FIRST_DELAY_SECONDS,
 ) -> dict:
     """Runs `process` (record -> outcome) on every record; returns the batch item failures."""
     failures: list[str] = []
@@ -74,7 +88,7 @@ def process_batch(
             delays.delay(record, 0)
             continue
         except Exception:
-            seconds = retry_delay(fields["receive_count"], jitter())
+            seconds = retry_delay(fields["receive_count"], jitter(), first_delay_s=first_delay_s)
             logger.exception("Message not processed; it will be retried", extra={**fields, "retry_in_seconds": seconds})
             failures.append(record.get("messageId"))
             delays.delay(record, seconds)

@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from film_labeller.film_events import film_events
 from film_labeller.film_store import FilmStore
-from film_labeller.sqs_batch import MessageDelays, process_batch
+from film_labeller.sqs_batch import MessageDelays, first_retry_seconds, process_batch
 from film_labeller.start import StarterSettings, start_film_event
 
 logger = logging.getLogger("film_labeller.starter")
@@ -31,10 +31,12 @@ SQS = boto3.client("sqs", config=_AWS_CONFIG)
 STORE = FilmStore(boto3.client("dynamodb", config=_AWS_CONFIG), SETTINGS.table_name)
 DELAYS = MessageDelays(SQS, queue_url=SETTINGS.events_queue_url, logger=logger)
 JITTER = random.Random()
+FIRST_RETRY_SECONDS = first_retry_seconds(os.environ)
 
 
 def handle(event, context=None) -> dict:
-    return process_batch(event, _start_message, delays=DELAYS, logger=logger, jitter=JITTER.random)
+    return process_batch(event, _start_message, delays=DELAYS, logger=logger, jitter=JITTER.random,
+                         first_delay_s=FIRST_RETRY_SECONDS)
 
 
 def _start_message(record: dict) -> str:
