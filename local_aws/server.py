@@ -323,13 +323,17 @@ class LocalAws:
         waiting out a visibility timeout do not count), and no video job is running. Each can feed the other, so both are asked
         again until neither has anything; False on timeout."""
         deadline = time.monotonic() + timeout_s
-        parts = [part for part in (self._video_jobs, self._invoker, self._poller) if part is not None]
         while True:
+            # Asked afresh each round: the first StartLabelDetection creates the video jobs.
+            parts = self._pipeline_parts()
             for part in parts:
                 if not part.wait_idle(max(0.0, deadline - time.monotonic())):
                     return False
-            if all(part.wait_idle(0) for part in parts):
+            if all(part.wait_idle(0) for part in parts) and len(self._pipeline_parts()) == len(parts):
                 return True
+
+    def _pipeline_parts(self) -> list:
+        return [part for part in (self._video_jobs, self._invoker, self._poller) if part is not None]
 
     def async_stats(self) -> dict:
         return self._invoker.stats() if self._invoker is not None else {}
