@@ -27,9 +27,9 @@ import boto3  # noqa: E402
 from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from imagelabels.dynamo import ReadStats  # noqa: E402
-from imagelabels.search import search_images  # noqa: E402
-from label_table import create_label_table  # noqa: E402
+from label_table.reads import ReadStats  # noqa: E402
+from label_table.search import search_images  # noqa: E402
+from label_table_in_moto import create_label_table  # noqa: E402
 
 TABLE = "bench-labels"
 BUCKET = "bench-images"

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imagelabels.dynamo import STATUS_LABELLED  # noqa: E402
-from imagelabels.search import image_item  # noqa: E402
+from label_table.layout import STATUS_LABELLED  # noqa: E402
+from label_table.search import image_item  # noqa: E402
 from local_aws.clients import local_client  # noqa: E402
 from local_aws.demo import sample_images  # noqa: E402
 from local_aws.server import LocalAws  # noqa: E402

@@ -19,10 +19,11 @@ from urllib.parse import quote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from imagelabels.dynamo import DONE_STATUSES, IMAGE_ENTRY, STATUS_DELETED, batch_get, describes_version, image_key
 from imagelabels.errors import describe, error_code, missing_bucket
 from imagelabels.invoke import Invoker
 from imagelabels.uploads import is_image_key
+from label_table.layout import DONE_STATUSES, IMAGE_ENTRY, STATUS_DELETED, describes_version, image_key
+from label_table.reads import batch_get
 
 NO_ITEM_SEQUENCER = "0"  # below every real sequencer
 EVENT_NAME = "ObjectCreated:Backfill"

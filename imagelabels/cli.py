@@ -296,7 +296,7 @@ def _upload_json(result, *, waited: bool) -> dict:
 
 
 def run_search(args, connection: Connection, out: Output) -> int:
-    from imagelabels.search import search_images
+    from label_table.search import search_images
 
     hits = search_images(connection.client("dynamodb"), connection.outputs.table, args.labels,
                          min_confidence=args.min_confidence, limit=args.limit)
@@ -304,7 +304,7 @@ def run_search(args, connection: Connection, out: Output) -> int:
         out.print(to_json([hit.as_json() for hit in hits]))
         return EXIT_OK
     if not hits:
-        from imagelabels.search import unknown_labels_with_suggestions
+        from label_table.search import unknown_labels_with_suggestions
 
         # A label no image has is the whole explanation (with its look-alikes); only when every label
         # exists is it their combination, or the confidence asked for, that finds nothing.
@@ -326,7 +326,7 @@ def run_search(args, connection: Connection, out: Output) -> int:
 
 
 def run_show(args, connection: Connection, out: Output) -> int:
-    from imagelabels.search import image_item, image_summary
+    from label_table.search import image_item, image_summary
 
     item = image_item(connection.client("dynamodb"), connection.outputs.table, args.key)
     if item is None:
@@ -368,7 +368,7 @@ def _unknown_key_message(connection: Connection, key: str) -> str:
 
 
 def run_labels(args, connection: Connection, out: Output) -> int:
-    from imagelabels.search import library_labels
+    from label_table.search import library_labels
 
     counts = library_labels(connection.client("dynamodb"), connection.outputs.table)
     if args.json:

@@ -12,8 +12,9 @@ from typing import Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from imagelabels.dynamo import DONE_STATUSES, IMAGE_ENTRY, batch_get, describes_version, image_key
 from imagelabels.errors import describe, error_code, missing_bucket
+from label_table.layout import DONE_STATUSES, IMAGE_ENTRY, describes_version, image_key
+from label_table.reads import batch_get
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 

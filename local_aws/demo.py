@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from imagelabels.dynamo import BY_LABEL_INDEX
-from imagelabels.search import search_images
 from imagelabels.uploads import UploadResult, is_image_key, plan_uploads, upload_all, wait_for_labels
+from label_table.layout import BY_LABEL_INDEX
+from label_table.search import search_images
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
 from local_aws.clients import local_client

@@ -27,7 +27,7 @@ from botocore.stub import Stubber
 from imagelabels.cli import main
 from imagelabels.invoke import InvokeResult
 from imagelabels.target import Target
-from label_table import create_label_table
+from label_table_in_moto import create_label_table
 from s3_event_factory import record
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -133,7 +133,7 @@ class Pipeline:
     s3: object
     dynamodb: object
     sqs: object
-    table: object  # boto3 Table resource, for assertions through tests/label_table.py
+    table: object  # boto3 Table resource, for assertions through tests/label_table_in_moto.py
     queue_url: str
     notify: str = "now"  # "now", "hold" (kept in `held` until released) or "off" (no notification)
     invocations: list[dict] = field(default_factory=list)

@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from label_table import TABLE_NAME, create_label_table
+from label_table_in_moto import TABLE_NAME, create_label_table
 
 ACCOUNT = "123456789012"
 EVENTS_QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:FilmEvents"

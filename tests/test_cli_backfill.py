@@ -11,7 +11,7 @@ from moto import mock_aws
 from cli_harness import BUCKET, REGION, make_pipeline, sample
 from imagelabels.backfill import BucketObject, backfill_event, decide
 from image_labeller.s3_events import parse_record
-from label_table import image, images_with_label, label_counts, label_entries
+from label_table_in_moto import image, images_with_label, label_counts, label_entries
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from cli_harness import REGION, STACK_NAME, create_stack
-from imagelabels.dynamo import IMAGE_ENTRY, STATUS_LABELLED
-from label_table import create_label_table
+from label_table.layout import IMAGE_ENTRY, STATUS_LABELLED
+from label_table_in_moto import create_label_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "imagelabels-closed-pipe-labels"

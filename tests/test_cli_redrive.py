@@ -11,7 +11,7 @@ from moto import mock_aws
 from cli_harness import make_pipeline, sample
 from imagelabels.invoke import InvokeResult
 from imagelabels.redrive import FAILED, SKIPPED, SUCCEEDED, NotAnEvent, classify, event_of
-from label_table import image, label_counts, label_entries
+from label_table_in_moto import image, label_counts, label_entries
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from moto import mock_aws
 
 from cli_harness import TABLE, make_pipeline, sample
-from imagelabels.dynamo import ReadStats
-from imagelabels.search import search_images
+from label_table.reads import ReadStats
+from label_table.search import search_images
 from test_cli_search import fill
 
 

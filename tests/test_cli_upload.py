@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from cli_harness import BUCKET, TINY_PNG, make_pipeline, sample
 from imagelabels.uploads import object_key, plan_uploads
-from label_table import image, images_with_label, label_counts
+from label_table_in_moto import image, images_with_label, label_counts
 
 
 @pytest.fixture

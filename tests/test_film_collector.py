@@ -21,7 +21,7 @@ from film_table import (
     sha256,
     sqs_record,
 )
-from label_table import TABLE_NAME
+from label_table_in_moto import TABLE_NAME
 from s3_event_factory import BUCKET
 
 KEY = "films/safari.mp4"

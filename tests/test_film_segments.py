@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from film_labeller.segments import MAX_SEGMENTS, bound, format_ms, intersect, merge
+from label_table.segments import MAX_SEGMENTS, bound, format_ms, intersect, merge
 
 
 def covered(segments) -> set[int]:

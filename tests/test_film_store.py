@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from film_table import assert_table_invariants, counts, entries, entry_item, film, seed_labelled
-from label_table import TABLE_NAME, create_label_table
+from label_table_in_moto import TABLE_NAME, create_label_table
 
 KEY, BUCKET, SEQ = "films/store.mp4", "bucket", "0066AED6DCD900000020"
 

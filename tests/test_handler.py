@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from label_table import TABLE_NAME, create_label_table, image, images_with_label, label_counts, label_entries
+from label_table_in_moto import TABLE_NAME, create_label_table, image, images_with_label, label_counts, label_entries
 from s3_event_factory import BUCKET, TEST_EVENT, event, record
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

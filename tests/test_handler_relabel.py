@@ -5,7 +5,7 @@ S3 event, earlier or later."""
 from __future__ import annotations
 
 from s3_event_factory import event, record
-from label_table import image, images_with_label, label_counts, label_entries
+from label_table_in_moto import image, images_with_label, label_counts, label_entries
 from test_handler import (  # noqa: F401  (aws is a fixture)
     CAT_RESPONSE,
     COFFEE_RESPONSE,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelabels.search import image_item, search_images
+from label_table.search import image_item, search_images
 from local_aws.clients import local_session
 from local_aws.demo import SAMPLES, sample_images, upload_and_wait
 from local_aws.server import LocalAws

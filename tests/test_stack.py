@@ -119,14 +119,14 @@ def test_label_index_answers_which_images_carry_a_label_best_first(template):
 
 
 def test_handler_and_stack_agree_on_the_table_layout(template):
-    from image_labeller import label_store
+    from label_table import layout
     from stacks import label_index
 
     _, table = only(template, "AWS::DynamoDB::Table")
     keys = [key["AttributeName"] for key in table["Properties"]["KeySchema"]]
-    assert keys == list(label_store.image_key("x"))
+    assert keys == list(layout.image_key("x"))
     assert label_index.EXPIRY_ATTRIBUTE == "ExpiresAt"
-    counter = label_store.counter_key("cat")
+    counter = layout.counter_key("cat")
     assert list(counter) == keys
 
 
@@ -248,20 +248,10 @@ def test_outputs_are_plain_and_named_for_tools(template):
         assert "Export" not in outputs[name]
 
 
-def test_imagelabels_reads_the_table_layout_the_handler_writes():
-    """imagelabels is installed on its own (it cannot import lambda_src/ or stacks/), so it keeps a
-    copy of the layout: if the two drift apart, search silently stops finding images."""
-    from image_labeller import detection, label_store
-    from imagelabels import dynamo
+def test_the_table_layout_names_the_indexes_the_stack_declares():
+    """The stack cannot import Lambda code, so stacks/label_index.py names the indexes itself: if
+    the names drift apart, every search fails on an index that does not exist."""
+    from label_table import layout
     from stacks import label_index
 
-    for name in ("IMAGE_ENTRY", "LABEL_ENTRY_PREFIX", "COUNT_ENTRY", "COUNTER_ID_PREFIX", "CATALOG_PARTITION",
-                 "STATUS_LABELLED", "STATUS_FAILED", "STATUS_DELETED"):
-        assert getattr(dynamo, name) == getattr(label_store, name), name
-    assert (dynamo.BY_LABEL_INDEX, dynamo.LABEL_CATALOG_INDEX) == (label_index.BY_LABEL_INDEX, label_index.LABEL_CATALOG_INDEX)
-    for name in (" Coffee  CUP ", "Straße", "Cat"):
-        key = detection.label_key(name)
-        assert dynamo.label_key(name) == key
-        assert dynamo.counter_key(key) == label_store.counter_key(key)
-        assert dynamo.label_entry_key("a/b.jpg", key) == label_store.label_item_key("a/b.jpg", key)
-    assert dynamo.image_key("a/b.jpg") == label_store.image_key("a/b.jpg")
+    assert (layout.BY_LABEL_INDEX, layout.LABEL_CATALOG_INDEX) == (label_index.BY_LABEL_INDEX, label_index.LABEL_CATALOG_INDEX)

@@ -11,13 +11,13 @@ from typing import Callable, Mapping
 from botocore.exceptions import ClientError
 
 from film_labeller.completion import Continuation, JobNotification
-from film_labeller.film_store import STATUS_PROCESSING, FilmChanged, FilmStore, film_in_state, job_processing
+from film_labeller.film_store import FilmChanged, FilmStore, film_in_state, job_processing
 from film_labeller.job_identity import tag_sequencer
 from film_labeller.label_groups import LabelGroup, split_page
 from image_labeller.detection import decimal_value
-from image_labeller.label_store import STATUS_FAILED, STATUS_LABELLED
 from image_labeller.pipeline import OUTCOME_FAILED, OUTCOME_LABELLED, ConfigurationError, utc_now
 from image_labeller.s3_events import sequencer_value
+from label_table.layout import STATUS_FAILED, STATUS_LABELLED, STATUS_PROCESSING
 
 OUTCOME_STALE = "stale"  # the film moved on (other job, other state): nothing to change
 OUTCOME_HANDED_ON = "handed-on"

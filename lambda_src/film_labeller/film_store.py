@@ -1,6 +1,6 @@
 """The film item and its label entries in the label table, and the transactions that change them.
 
-Layout (the same table as images; see image_labeller.label_store):
+Layout: label_table.layout (the same table as images):
 - film item:   ImageId=<key>  Entry="IMAGE"              Media="video", Status, JobId, LabelKeys...
 - label entry: ImageId=<key>  Entry="LABEL#<label key>"  Media="video", VersionId, JobId, Segments...
 - counter:     ImageId="LABEL#<label key>"  Entry="COUNT"  ImageCount: one per object with the label
@@ -19,19 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from image_labeller.label_store import (
-    LABEL_ENTRY_PREFIX,
-    WriteContention,
-    counter_change,
-    image_key,
-    label_item_key,
-    plain,
-    wire,
-    write_transaction,
-)
-
-STATUS_PROCESSING = "PROCESSING"
-MEDIA_VIDEO = "video"
+from image_labeller.label_store import WriteContention, counter_change, write_transaction
+from label_table.attribute_values import plain, wire
+from label_table.layout import LABEL_ENTRY_PREFIX, STATUS_PROCESSING, image_key, label_entry_key
 
 # TransactWriteItems takes at most 100 parts; one of them is the ConditionCheck on the film item.
 MAX_TRANSACTION_PARTS = 100
@@ -112,7 +102,7 @@ def entry_write_parts(table_name: str, entry_item: dict, existing: StoredEntry |
 
 def entry_delete_parts(table_name: str, key: str, entry: StoredEntry) -> list[dict]:
     return [
-        {"Delete": {"TableName": table_name, "Key": label_item_key(key, entry.label_key), **entry_as_read(entry).fields()}},
+        {"Delete": {"TableName": table_name, "Key": label_entry_key(key, entry.label_key), **entry_as_read(entry).fields()}},
         counter_change(table_name, entry.label_key, entry.label, -1),
     ]
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from film_labeller.film_store import MEDIA_VIDEO
-from film_labeller.segments import Segment, bound
-from image_labeller.detection import decimal_value, label_key, names_of
-from image_labeller.label_store import label_item_key
+from image_labeller.detection import decimal_value, names_of
+from label_table.layout import MEDIA_VIDEO, label_entry_key, label_key
+from label_table.segments import Segment, bound
 
 
 @dataclass(kw_only=True)
@@ -36,7 +35,7 @@ class LabelGroup:
 
     def entry_item(self, *, key: str, film: dict, job_id: str, updated_at: str) -> dict:
         item = {
-            **label_item_key(key, self.key),
+            **label_entry_key(key, self.key),
             "Label": self.name,
             "LabelKey": self.key,
             "Confidence": self.confidence,

@@ -11,9 +11,9 @@ from typing import Callable, Mapping
 
 from botocore.exceptions import ClientError
 
-from film_labeller.film_store import MEDIA_VIDEO, STATUS_PROCESSING, FilmStore, film_in_state, unchanged_since
+from film_labeller.film_store import FilmStore, film_in_state, unchanged_since
 from film_labeller.job_identity import client_request_token, job_tag
-from image_labeller.label_store import STATUS_FAILED, WriteContention, stored_image
+from image_labeller.label_store import WriteContention, stored_image
 from image_labeller.pipeline import (
     OUTCOME_DELETED,
     OUTCOME_FAILED,
@@ -26,6 +26,7 @@ from image_labeller.pipeline import (
     utc_now,
 )
 from image_labeller.s3_events import ObjectEvent
+from label_table.layout import MEDIA_VIDEO, STATUS_FAILED, STATUS_PROCESSING
 
 OUTCOME_STARTED = "started"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from label_table.layout import label_key
+
 # Rekognition reads at most 15 MB from S3; a larger object is failed without calling it.
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 
@@ -50,10 +52,6 @@ class DetectedLabel:
 class Detection:
     labels: list[DetectedLabel]
     model_version: str | None
-
-
-def label_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
 
 
 def detect_labels_request(

@@ -1,9 +1,6 @@
 """The label table: the items the labeller writes, and the one transaction that writes them.
 
-Layout (mirrored by stacks/label_index.py; a test checks that both agree):
-- image item:   ImageId=<key>            Entry="IMAGE"              status, object facts, labels
-- label item:   ImageId=<key>            Entry="LABEL#<label key>"  LabelKey + Confidence feed ByLabel
-- counter item: ImageId="LABEL#<key>"    Entry="COUNT"              ImageCount; Catalog feeds LabelCatalog
+The layout (image item, label entries, counters) is label_table.layout's.
 
 Every change to one image (labels, failure, deletion) is ONE TransactWriteItems: the image item,
 its label items and the label counters change together or not at all, and the image item's put
@@ -17,27 +14,15 @@ import random
 import time
 from dataclasses import dataclass
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from image_labeller.detection import DetectedLabel
-
-IMAGE_ENTRY = "IMAGE"
-LABEL_ENTRY_PREFIX = "LABEL#"
-COUNT_ENTRY = "COUNT"
-COUNTER_ID_PREFIX = "LABEL#"
-CATALOG_PARTITION = "LABELS"
-
-STATUS_LABELLED = "LABELLED"
-STATUS_FAILED = "FAILED"
-STATUS_DELETED = "DELETED"
+from label_table.attribute_values import plain, wire
+from label_table.layout import CATALOG_PARTITION, counter_key, image_key, label_entry_key
 
 # A deleted image keeps a tombstone (status DELETED, no labels) so that an older event arriving
 # late cannot resurrect it. Lambda drops async events after 6 hours: 30 days is ample.
 TOMBSTONE_SECONDS = 30 * 24 * 3600
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class WriteContention(RuntimeError):
@@ -52,21 +37,9 @@ class StoredImage:
     version_id: str | None = None
 
 
-def image_key(image_id: str) -> dict:
-    return {"ImageId": image_id, "Entry": IMAGE_ENTRY}
-
-
-def label_item_key(image_id: str, label_key: str) -> dict:
-    return {"ImageId": image_id, "Entry": LABEL_ENTRY_PREFIX + label_key}
-
-
-def counter_key(label_key: str) -> dict:
-    return {"ImageId": COUNTER_ID_PREFIX + label_key, "Entry": COUNT_ENTRY}
-
-
 def label_item(image_id: str, bucket: str, label: DetectedLabel, updated_at: str) -> dict:
     return {
-        **label_item_key(image_id, label.key),
+        **label_entry_key(image_id, label.key),
         "Label": label.name,
         "LabelKey": label.key,
         "Confidence": label.confidence,
@@ -116,7 +89,7 @@ def transaction_items(
     for label in labels:
         parts.append({"Put": {"TableName": table_name, "Item": label_item(image_id, image_item["Bucket"], label, updated_at)}})
     for stale in sorted(old_keys - new_keys):
-        parts.append({"Delete": {"TableName": table_name, "Key": label_item_key(image_id, stale)}})
+        parts.append({"Delete": {"TableName": table_name, "Key": label_entry_key(image_id, stale)}})
 
     names = {label.key: label.name for label in labels}
     for added in sorted(new_keys - old_keys):
@@ -202,14 +175,6 @@ def write_transaction(client, parts: list[dict], *, attempts: int, subject: str)
             # Another object's transaction touched the same label counter: back off, retry.
             time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
     raise WriteContention(f"{subject!r}: transaction kept conflicting on label counters")
-
-
-def wire(value: dict) -> dict:
-    return {name: _serializer.serialize(attribute) for name, attribute in value.items()}
-
-
-def plain(item: dict) -> dict:
-    return {name: _deserializer.deserialize(attribute) for name, attribute in item.items()}
 
 
 def wire_part(part: dict) -> dict:

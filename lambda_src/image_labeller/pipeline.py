@@ -16,15 +16,8 @@ from image_labeller.detection import (
     detect_labels_request,
     detection_from_response,
 )
-from image_labeller.label_store import (
-    STATUS_DELETED,
-    STATUS_FAILED,
-    STATUS_LABELLED,
-    TOMBSTONE_SECONDS,
-    LabelStore,
-    WriteContention,
-    image_key,
-)
+from image_labeller.label_store import TOMBSTONE_SECONDS, LabelStore, WriteContention
+from label_table.layout import STATUS_DELETED, STATUS_FAILED, STATUS_LABELLED, image_key
 from image_labeller.s3_events import ObjectEvent
 
 # Rekognition's own limit for MaxLabels is 1000; the stack allows at most 24 so that one image is

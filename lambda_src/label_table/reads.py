@@ -1,5 +1,5 @@
-"""The label table as the pipeline writes it (README, "Data model"), read through a low-level
-DynamoDB client: keys, pagination past 1 MB pages, batch reads that finish their unprocessed keys."""
+"""Reads of the label table through a low-level DynamoDB client: Query pagination past 1 MB
+pages, and batch reads that finish their unprocessed keys instead of dropping them."""
 
 from __future__ import annotations
 
@@ -8,58 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-IMAGE_ENTRY = "IMAGE"
-LABEL_ENTRY_PREFIX = "LABEL#"
-COUNT_ENTRY = "COUNT"
-COUNTER_ID_PREFIX = "LABEL#"
-CATALOG_PARTITION = "LABELS"
-BY_LABEL_INDEX = "ByLabel"
-LABEL_CATALOG_INDEX = "LabelCatalog"
-
-STATUS_LABELLED = "LABELLED"
-STATUS_FAILED = "FAILED"
-STATUS_DELETED = "DELETED"
-DONE_STATUSES = frozenset({STATUS_LABELLED, STATUS_FAILED})
+from label_table.attribute_values import plain, wire
 
 BATCH_GET_LIMIT = 100
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def label_key(name: str) -> str:
-    """How the pipeline keys a label (image_labeller.detection.label_key): "Coffee  cup" -> "coffee cup"."""
-    return " ".join(name.split()).casefold()
-
-
-def image_key(image_id: str) -> dict:
-    return {"ImageId": image_id, "Entry": IMAGE_ENTRY}
-
-
-def label_entry_key(image_id: str, key: str) -> dict:
-    return {"ImageId": image_id, "Entry": LABEL_ENTRY_PREFIX + key}
-
-
-def counter_key(key: str) -> dict:
-    return {"ImageId": COUNTER_ID_PREFIX + key, "Entry": COUNT_ENTRY}
-
-
-def describes_version(item: dict, *, version_id: str | None, etag: str | None) -> bool:
-    """Whether an image item describes this version of its object: by version id when both have one
-    (a versioned bucket), else by ETag."""
-    if version_id and item.get("VersionId"):
-        return item["VersionId"] == version_id
-    return bool(etag) and item.get("ETag") == etag
-
-
-def wire(value: dict) -> dict:
-    return {name: _serializer.serialize(attribute) for name, attribute in value.items()}
-
-
-def plain(item: dict) -> dict:
-    return {name: _deserializer.deserialize(attribute) for name, attribute in item.items()}
 
 
 @dataclass

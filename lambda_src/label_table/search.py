@@ -1,5 +1,5 @@
-"""`search`, `show` and `labels`: reads of the label table through its keys and indexes only.
-No command here ever scans the table."""
+"""What `imagelabels search`, `show` and `labels` answer (and any other reader of the library):
+reads of the label table through its keys and indexes only. Nothing here ever scans the table."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ import difflib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from imagelabels.dynamo import (
+from label_table.attribute_values import plain, wire
+from label_table.layout import (
     BY_LABEL_INDEX,
     CATALOG_PARTITION,
     COUNT_ENTRY,
     COUNTER_ID_PREFIX,
-    LABEL_ENTRY_PREFIX,
     LABEL_CATALOG_INDEX,
-    ReadStats,
-    batch_get,
+    LABEL_ENTRY_PREFIX,
     counter_key,
     image_key,
     label_entry_key,
     label_key,
-    plain,
-    query,
-    wire,
 )
+from label_table.reads import ReadStats, batch_get, query
 
 
 @dataclass(frozen=True, kw_only=True)
