@@ -280,3 +280,45 @@ def test_the_token_is_stable_for_one_event_and_new_for_anything_that_changes_the
     # Rekognition would answer IdempotentParameterMismatchException, which no retry cures.
     for change in ({"min_confidence": 80}, {"sequencer": "0B"}, {"version_id": "v2"}, {"key": "films/other.mp4"}):
         assert client_request_token(**{**base, **change}) != token, change
+
+
+def relabel_record(key: str, *, sequencer: str, version_id: str = "v1", event_time: str = "2026-12-01T09:00:00.000Z") -> dict:
+    """What `imagelabels backfill` sends for a film: the stored sequencer, "relabel": true."""
+    return {**record(key, sequencer=sequencer, version_id=version_id, event_name="ObjectCreated:Backfill"),
+            "eventTime": event_time, "relabel": True}
+
+
+def test_a_relabel_request_starts_a_job_of_its_own_not_the_finished_one(aws):
+    """The relabel carries the stored sequencer: with the original event's token, Rekognition would
+    hand back the finished job and never notify again, leaving the film PROCESSING for good."""
+    starter, rekognition, _, table = aws
+    stored = "0066AED6DCD900000001"
+    seed_labelled(starter.STORE, key="films/again.mp4", bucket=BUCKET, version_id="v1", job_id="job-1",
+                  sequencer=stored, labels=["Car"])
+    relabel = relabel_record("films/again.mp4", sequencer=stored)
+    original_token = sha256(f"{BUCKET}\nfilms/again.mp4\nv1\n{stored}\n60.0")[:64]
+    relabel_token = sha256(f"{BUCKET}\nfilms/again.mp4\nv1\n{stored}\n60.0\nrelabel 2026-12-01T09:00:00.000Z")[:64]
+    rekognition.add_response("start_label_detection", {"JobId": "job-2"}, {
+        "Video": {"S3Object": {"Bucket": BUCKET, "Name": "films/again.mp4", "Version": "v1"}},
+        "ClientRequestToken": relabel_token, "MinConfidence": 60.0,
+        "JobTag": f"film-{sha256('films/again.mp4')[:32]}-{stored}",
+        "NotificationChannel": {"SNSTopicArn": TOPIC_ARN, "RoleArn": SERVICE_ROLE_ARN}, "Features": ["GENERAL_LABELS"]})
+
+    assert starter.handle(batch(message(relabel))) == {"batchItemFailures": []}
+
+    item = film(table, "films/again.mp4")
+    assert relabel_token != original_token
+    assert (item["Status"], item["JobId"], item["Sequencer"]) == ("PROCESSING", "job-2", stored)
+    assert set(entries(table, "films/again.mp4")) == {"car"}  # kept until job-2's flip sweeps them
+    assert_table_invariants(table, at_rest=False)
+
+
+def test_a_relabel_request_that_met_a_newer_upload_starts_nothing(aws):
+    starter, rekognition, _, table = aws
+    upload = created("films/raced.mp4", "v2")
+    expect_start(rekognition, upload, "job-2")
+    starter.handle(batch(message(upload)))
+
+    # Backfill read the table before the upload reached it: no item then, so sequencer "0".
+    assert starter.handle(batch(message(relabel_record("films/raced.mp4", sequencer="0")))) == {"batchItemFailures": []}
+    assert (film(table, "films/raced.mp4")["JobId"], film(table, "films/raced.mp4")["VersionId"]) == ("job-2", "v2")

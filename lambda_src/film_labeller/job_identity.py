@@ -8,7 +8,7 @@ JOB_TAG_PREFIX = "film-"
 
 
 def client_request_token(*, bucket: str, key: str, version_id: str | None, sequencer: str,
-                         min_confidence: float) -> str:
+                         min_confidence: float, relabel_time: str | None = None) -> str:
     """The same event for the same object version always gets the same token, so a retried start
     returns the job already running (Rekognition keeps tokens 7 days) and sends no second
     notification.
@@ -18,8 +18,16 @@ def client_request_token(*, bucket: str, key: str, version_id: str | None, seque
     IdempotentParameterMismatchException, which no retry cures. So a redeploy with another
     minConfidence, or a relabel request, starts a job of its own. In an unversioned bucket the
     sequencer is also what tells two uploads of one key apart.
+
+    A relabel request (`imagelabels backfill`) carries the sequencer already stored, so that alone
+    would give the token of the job that labelled the film before: Rekognition would answer with
+    that finished job and send no notification, and the film would stay PROCESSING for good. Its
+    `relabel_time` (the request's eventTime, one per backfill run, the same on a redelivery) makes
+    each relabel request a job of its own.
     """
     material = f"{bucket}\n{key}\n{version_id or ''}\n{sequencer}\n{float(min_confidence)!r}"
+    if relabel_time is not None:
+        material += f"\nrelabel {relabel_time}"
     return _sha256(material)[:64]
 
 

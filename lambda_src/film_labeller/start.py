@@ -80,7 +80,7 @@ def start_label_detection_request(event: ObjectEvent, settings: StarterSettings)
         "Video": {"S3Object": s3_object},
         "ClientRequestToken": client_request_token(
             bucket=event.bucket, key=event.key, version_id=event.version_id, sequencer=event.sequencer,
-            min_confidence=settings.min_confidence,
+            min_confidence=settings.min_confidence, relabel_time=event.event_time if event.relabel else None,
         ),
         "MinConfidence": settings.min_confidence,
         "JobTag": job_tag(key=event.key, sequencer=event.sequencer),
