@@ -28,7 +28,7 @@ from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from label_table.reads import ReadStats  # noqa: E402
-from label_table.search import search_images  # noqa: E402
+from label_table.search import search_library  # noqa: E402
 from label_table_in_moto import create_label_table  # noqa: E402
 
 TABLE = "bench-labels"
@@ -125,7 +125,7 @@ def main() -> None:
         assert found == args.matches
         for labels in ([RARE], [RARE, EVERYWHERE]):
             stats = ReadStats()
-            hits = search_images(client, TABLE, labels, stats=stats)
+            hits = search_library(client, TABLE, labels, stats=stats)
             assert len(hits) == args.matches, (labels, len(hits))
             command_reads = stats.items_scanned + stats.items_batch_read
             query_per_result = command_reads / len(hits)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from label_table.layout import STATUS_LABELLED  # noqa: E402
-from label_table.search import image_item  # noqa: E402
+from label_table.object_summary import object_item  # noqa: E402
 from local_aws.clients import local_client  # noqa: E402
 from local_aws.demo import sample_images  # noqa: E402
 from local_aws.server import LocalAws  # noqa: E402
@@ -36,7 +36,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def labelled_version(dynamodb, table: str, key: str) -> str | None:
-    item = image_item(dynamodb, table, key)
+    item = object_item(dynamodb, table, key)
     return item.get("VersionId") if item and item.get("Status") == STATUS_LABELLED else None
 
 

@@ -1,5 +1,6 @@
-"""`imagelabels backfill [PREFIX]`: label the images already in the bucket that the table does not
-describe (uploaded before the stack existed, events lost, a labelled version deleted).
+"""`imagelabels backfill [PREFIX]`: label the images and films already in the bucket that the
+table does not describe (uploaded before the stack existed, events lost, a labelled version
+deleted, a film whose job's notification never came).
 
 Each object gets a synthetic ObjectCreated event, invoked synchronously, that carries the
 sequencer read from its image item ("0" when there is none) and `"relabel": true`. The handler
@@ -7,10 +8,15 @@ applies it only while the table still holds exactly that sequencer, so it never 
 event: one that is in flight applies afterwards (its sequencer is larger than any the table held
 before it), one that already applied makes the backfill event a no-op. A rerun skips whatever is
 LABELLED or FAILED for the object's current version: backfill resumes by nature.
+
+A film's event goes, as the same relabel record in an S3 notification, to the FilmEvents queue
+(the starter takes it as it takes S3's own; see film_labeller.start): labelling a film takes
+minutes, so backfill reports it queued, and a later run finds it done.
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from imagelabels.errors import describe, error_code, missing_bucket
 from imagelabels.invoke import Invoker
-from imagelabels.uploads import is_image_key
-from label_table.layout import DONE_STATUSES, IMAGE_ENTRY, STATUS_DELETED, describes_version, image_key
+from imagelabels.uploads import is_film_key, is_image_key
+from label_table.layout import DONE_STATUSES, IMAGE_ENTRY, STATUS_DELETED, STATUS_PROCESSING, describes_version, image_key
 from label_table.reads import batch_get
 
 NO_ITEM_SEQUENCER = "0"  # below every real sequencer
@@ -33,6 +39,7 @@ FAILED = "failed"  # the image could not be labelled (recorded as FAILED in the 
 NEWER = "newer-state"  # a real event reached the table first: nothing to do
 ERROR = "error"  # the invocation failed: a rerun tries again
 DONE = "already-done"
+QUEUED = "queued"  # a film's relabel record is in the FilmEvents queue
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +48,10 @@ class BucketObject:
     version_id: str | None  # None in a bucket that was never versioned
     etag: str
     size: int
+
+    @property
+    def is_film(self) -> bool:
+        return is_film_key(self.key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,15 +62,17 @@ class Decision:
     reason: str = ""
 
 
-def current_images(s3, bucket: str, prefix: str) -> Iterator[BucketObject]:
-    """The current version of every .jpg/.jpeg/.png object (any case) under `prefix`.
+def current_objects(s3, bucket: str, prefix: str, *, films: bool) -> Iterator[BucketObject]:
+    """The current version of every .jpg/.jpeg/.png object (any case) under `prefix`, and with
+    `films` of every .mp4/.mov one.
     ListObjectVersions rather than ListObjectsV2: the version id is what the table matches on,
     and what the handler needs to tell "an older version was deleted" from "the image was"."""
     paginator = s3.get_paginator("list_object_versions")
     try:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for version in page.get("Versions", []):
-                if not version.get("IsLatest") or not is_image_key(version["Key"]):
+                wanted = is_image_key(version["Key"]) or (films and is_film_key(version["Key"]))
+                if not version.get("IsLatest") or not wanted:
                     continue
                 version_id = version.get("VersionId")
                 yield BucketObject(
@@ -87,6 +100,9 @@ def decide(obj: BucketObject, item: dict | None, *, force: bool) -> Decision:
         return Decision(obj=obj, label=False, sequencer=sequencer, reason=f"already {status.lower()}")
     if status == STATUS_DELETED:
         return Decision(obj=obj, label=True, sequencer=sequencer, reason="its labelled version was deleted")
+    if status == STATUS_PROCESSING and same_version:
+        # A job that should have ended long ago, or whose notification was lost: start another.
+        return Decision(obj=obj, label=True, sequencer=sequencer, reason="still PROCESSING: labelled again")
     return Decision(obj=obj, label=True, sequencer=sequencer, reason=f"table describes another version ({status})")
 
 
@@ -125,7 +141,8 @@ class ObjectReport:
 
 @dataclass(kw_only=True)
 class BackfillReport:
-    listed: int = 0
+    listed: int = 0  # images
+    films_listed: int = 0
     objects: list[ObjectReport] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
@@ -138,15 +155,16 @@ class BackfillReport:
     def as_json(self) -> dict:
         return {
             "listed": self.listed,
-            **{name.replace("-", "_"): self.count(name) for name in (LABELLED, FAILED, NEWER, ERROR, DONE)},
+            "films_listed": self.films_listed,
+            **{name.replace("-", "_"): self.count(name) for name in (LABELLED, FAILED, NEWER, ERROR, DONE, QUEUED)},
             "objects": [vars(report) for report in self.objects if report.outcome != DONE],
         }
 
 
 def plan_backfill(
-    *, s3, dynamodb, bucket: str, table: str, prefix: str, force: bool
-) -> tuple[int, list[Decision]]:
-    objects = list(current_images(s3, bucket, prefix))
+    *, s3, dynamodb, bucket: str, table: str, prefix: str, force: bool, films: bool = False
+) -> tuple[list[BucketObject], list[Decision]]:
+    objects = list(current_objects(s3, bucket, prefix, films=films))
     items = batch_get(
         dynamodb,
         table,
@@ -155,7 +173,7 @@ def plan_backfill(
         names={"#status": "Status"},
         consistent=True,
     )
-    return len(objects), [decide(obj, items.get((obj.key, IMAGE_ENTRY)), force=force) for obj in objects]
+    return objects, [decide(obj, items.get((obj.key, IMAGE_ENTRY)), force=force) for obj in objects]
 
 
 def outcome_of(result) -> tuple[str, str]:
@@ -183,11 +201,18 @@ def backfill(
     force: bool = False,
     dry_run: bool = False,
     concurrency: int = 4,
+    sqs=None,
+    film_events_queue_url: str | None = None,
     on_planned: Callable[[int], None] = lambda count: None,
     on_done: Callable[[ObjectReport], None] = lambda report: None,
 ) -> BackfillReport:
-    listed, decisions = plan_backfill(s3=s3, dynamodb=dynamodb, bucket=bucket, table=table, prefix=prefix, force=force)
-    report = BackfillReport(listed=listed)
+    """Images are labelled by invoking the function; films (only when the stack has a film
+    pipeline, `film_events_queue_url`) are queued for the starter."""
+    films = film_events_queue_url is not None
+    objects, decisions = plan_backfill(s3=s3, dynamodb=dynamodb, bucket=bucket, table=table, prefix=prefix, force=force,
+                                       films=films)
+    report = BackfillReport(listed=sum(1 for obj in objects if not obj.is_film),
+                            films_listed=sum(1 for obj in objects if obj.is_film))
     report.objects.extend(ObjectReport(key=d.obj.key, outcome=DONE, detail=d.reason) for d in decisions if not d.label)
     todo = [decision for decision in decisions if decision.label]
     on_planned(len(todo))
@@ -198,7 +223,12 @@ def backfill(
     def run(decision: Decision) -> ObjectReport:
         event = backfill_event(decision.obj, bucket=bucket, region=region, sequencer=decision.sequencer)
         try:
-            outcome, detail = outcome_of(invoker(event))
+            if decision.obj.is_film:
+                # The body S3 itself sends to the queue: the starter reads it like any other.
+                sqs.send_message(QueueUrl=film_events_queue_url, MessageBody=json.dumps(event))
+                outcome, detail = QUEUED, ""
+            else:
+                outcome, detail = outcome_of(invoker(event))
         except (ClientError, BotoCoreError) as error:
             outcome, detail = ERROR, describe(error)
         object_report = ObjectReport(key=decision.obj.key, outcome=outcome, detail=detail or decision.reason)

@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any, Sequence
 
+from label_table.segments import format_segment
+
 
 def json_value(value: Any) -> Any:
     """DynamoDB numbers arrive as Decimal: whole numbers become int, others float."""
@@ -45,3 +47,25 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def labels_line(labels: list[tuple[str, object]], limit: int = 8) -> str:
+    """"Cat 97.8, Animal 97.8, +3 more" from (name, confidence) pairs, best first."""
+    text = ", ".join(f"{name} {confidence_text(confidence)}" for name, confidence in labels[:limit])
+    if len(labels) > limit:
+        text += f", +{len(labels) - limit} more"
+    return text or "(no labels above the confidence threshold)"
+
+
+def error_line(item: dict) -> str:
+    error = item.get("Error") or {}
+    return f"{error.get('Code', 'unknown error')}: {error.get('Message', '')}".rstrip(": ")
+
+
+def ranges_text(segments, limit: int = 6) -> str:
+    """A film's time ranges as people read them: "00:03-00:07, 1:02:10-1:02:15, +4 more"."""
+    segments = list(segments or [])
+    text = ", ".join(format_segment(segment) for segment in segments[:limit])
+    if len(segments) > limit:
+        text += f", +{len(segments) - limit} more"
+    return text

@@ -7,15 +7,19 @@ import threading
 import time
 from typing import TextIO
 
+from imagelabels.output import human_size
+
 
 class ProgressBar:
     def __init__(self, *, total: int, label: str, stream: TextIO, enabled: bool, width: int = 30,
-                 clock=time.monotonic, min_interval: float = 0.1) -> None:
+                 clock=time.monotonic, min_interval: float = 0.1, in_bytes: bool = False) -> None:
+        """`in_bytes`: `total` and each advance are bytes (an upload: one film is most of the
+        work), shown as sizes with the rate in MB/s; `failed` then counts the calls that said so."""
         self.total = total
         self.label = label
         self.done = 0
         self.failed = 0
-        self._bytes = 0
+        self._in_bytes = in_bytes
         self._stream = stream
         self._enabled = enabled and total > 0
         self._width = width
@@ -26,12 +30,11 @@ class ProgressBar:
         self._lock = threading.Lock()
         self._drawn_width = 0
 
-    def advance(self, count: int = 1, *, size: int = 0, failed: bool = False) -> None:
+    def advance(self, count: int = 1, *, failed: bool = False) -> None:
         with self._lock:
             self.done += count
-            self._bytes += size
             if failed:
-                self.failed += count
+                self.failed += 1 if self._in_bytes else count
             now = self._clock()
             if self.done >= self.total or now - self._last_draw >= self._min_interval:
                 self._last_draw = now
@@ -43,11 +46,14 @@ class ProgressBar:
         filled = int(round(fraction * self._width))
         bar = "#" * filled + "-" * (self._width - filled)
         elapsed = max(now - self._started, 1e-9)
-        text = f"{self.label} [{bar}] {self.done}/{self.total}"
+        if self._in_bytes:
+            text = f"{self.label} [{bar}] {human_size(self.done)}/{human_size(self.total)}"
+        else:
+            text = f"{self.label} [{bar}] {self.done}/{self.total}"
         if self.failed:
             text += f" ({self.failed} failed)"
-        if self._bytes:
-            text += f" {self._bytes / elapsed / 1024 / 1024:.1f} MB/s"
+        if self._in_bytes:
+            text += f" {self.done / elapsed / 1024 / 1024:.1f} MB/s"
         else:
             text += f" {self.done / elapsed:.1f}/s"
         return text

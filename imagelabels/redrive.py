@@ -112,6 +112,7 @@ def receive_all(sqs, queue_url: str, *, visibility_timeout: int, wait_seconds: i
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=visibility_timeout,
             AttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
         )
         fresh = [message for message in response.get("Messages", []) if message["MessageId"] not in seen]
         if not fresh:
@@ -165,7 +166,7 @@ def redrive(
             # Delete as we go: a run interrupted later never replays these again.
             _delete(sqs, queue_url, to_delete, report)
             to_delete = []
-    _release(sqs, queue_url, to_release)
+    release_messages(sqs, queue_url, to_release)
     return report
 
 
@@ -181,7 +182,8 @@ def _delete(sqs, queue_url: str, messages: list[dict], report: RedriveReport) ->
             report.delete_errors.append(f"{chunk[int(failure['Id'])]['MessageId']}: {failure.get('Message') or failure.get('Code')}")
 
 
-def _release(sqs, queue_url: str, messages: list[dict]) -> None:
+def release_messages(sqs, queue_url: str, messages: list[dict]) -> None:
+    """Visible again at once: for a later run, not hidden for the visibility timeout."""
     for start in range(0, len(messages), 10):
         chunk = messages[start : start + 10]
         sqs.change_message_visibility_batch(

@@ -1,4 +1,4 @@
-"""The deployed stack's outputs: where the bucket, table, function and failed-events queue are.
+"""The deployed stack's outputs: where the bucket, table, function and the queues are.
 Nothing is typed by hand: a renamed or redeployed stack is found again by its name."""
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ BUCKET = "BucketName"
 TABLE = "TableName"
 FUNCTION = "FunctionName"
 FAILED_EVENTS_QUEUE = "FailedEventsQueueUrl"
+# The film pipeline's queues: absent from a stack deployed before films were labelled.
+FILM_EVENTS_QUEUE = "FilmEventsQueueUrl"
+FILM_EVENT_FAILURES_QUEUE = "FilmEventFailuresQueueUrl"
+FILM_COMPLETIONS_QUEUE = "FilmCompletionsQueueUrl"
+FILM_COMPLETION_FAILURES_QUEUE = "FilmCompletionFailuresQueueUrl"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +36,10 @@ class StackOutputs:
             f"stack {self.stack_name!r} has no output {name!r} (status {self.status or 'unknown'}): "
             "is it an image-labels stack, deployed with this version? (make deploy)"
         )
+
+    def optional(self, name: str) -> str | None:
+        """An output an older deployment may lack: None then, for the caller to do without."""
+        return self.values.get(name) or None
 
     @property
     def bucket(self) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imagelabels.uploads import UploadResult, is_image_key, plan_uploads, upload_all, wait_for_labels
 from label_table.layout import BY_LABEL_INDEX
-from label_table.search import search_images
+from label_table.search import search_library
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
 from local_aws.clients import local_client
@@ -103,7 +103,7 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
 
     label = most_shared_label(labelled)
     step(f"Label search: which images show a {label!r}? (Query on the {BY_LABEL_INDEX} index, best first)")
-    for hit in search_images(dynamodb, table, [label]):  # as `imagelabels search LABEL` finds them
+    for hit in search_library(dynamodb, table, [label]):  # as `imagelabels search LABEL` finds them
         print(f"  {hit.key}  {hit.confidence:.1f}%")
 
     step("Keep using it")

@@ -2,10 +2,12 @@
 CloudFormation (a stack with the real outputs), the REAL handler (lambda_src/image_labeller) run on
 S3-shaped events, and Rekognition answered by botocore's Stubber from the object's actual bytes.
 
-S3 -> Lambda is emulated the way the deployed stack behaves: every PutObject through the CLI's
-session (and every put/delete through the harness) delivers an ObjectCreated/ObjectRemoved event
-to the handler, now or after a delay, or holds it back; an invocation that raises lands in the
-failed-events queue as a Lambda on-failure destination record, as it would after Lambda's retries.
+S3 -> Lambda is emulated the way the deployed stack behaves: every PutObject (and multipart
+upload) through the CLI's session, and every put/delete through the harness, delivers an
+ObjectCreated/ObjectRemoved event to the handler, now or after a delay, or holds it back; an
+invocation that raises lands in the failed-events queue as a Lambda on-failure destination record,
+as it would after Lambda's retries. A film's event goes to the film pipeline instead
+(tests/cli_film_harness.py: the real starter and collector behind moto's queues).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ class Pipeline:
     queue_url: str
     notify: str = "now"  # "now", "hold" (kept in `held` until released) or "off" (no notification)
     invocations: list[dict] = field(default_factory=list)
+    films: object = None  # cli_film_harness.FilmPipeline
     session_hooks: list = field(default_factory=list)  # (event name, handler) for the CLI's session
     held: list[dict] = field(default_factory=list)
     _sequence: int = 0x0062A1B2C3D4E50000
@@ -201,7 +204,11 @@ class Pipeline:
 
     def deliver(self, event: dict) -> None:
         """S3's asynchronous invocation: a failure (after Lambda's retries) is captured in the
-        failed-events queue as an on-failure destination record."""
+        failed-events queue as an on-failure destination record. A film's event goes to the
+        FilmEvents queue instead, as the bucket's film notification sends it."""
+        if self.films is not None and self.films.handles(event):
+            self.films.enqueue(event)
+            return
         result = self.invoke(event)
         if not result.ok:
             self.capture(event, result.payload)
@@ -255,8 +262,9 @@ class Pipeline:
             else:
                 self.notify_event(event)
 
-        session.events.register("provide-client-params.s3.PutObject", remember_key)
-        session.events.register("after-call.s3.PutObject", notify)
+        for operation in ("PutObject", "CompleteMultipartUpload"):
+            session.events.register(f"provide-client-params.s3.{operation}", remember_key)
+            session.events.register(f"after-call.s3.{operation}", notify)
         for event_name, hook in self.session_hooks:
             session.events.register(event_name, hook)
         self._timers = timers
@@ -279,8 +287,9 @@ class Pipeline:
         return CliRun(code, stdout.getvalue(), stderr.getvalue())
 
 
-def make_pipeline(monkeypatch: pytest.MonkeyPatch) -> Pipeline:
-    """Call inside `mock_aws()`: the stack's resources, its outputs, and the handler."""
+def make_pipeline(monkeypatch: pytest.MonkeyPatch, *, films: bool = True) -> Pipeline:
+    """Call inside `mock_aws()`: the stack's resources, its outputs, and the handler; with
+    `films`, the film pipeline too (without: a stack deployed before films, no film outputs)."""
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("MIN_CONFIDENCE", "70")
     monkeypatch.setenv("MAX_LABELS", "10")
@@ -291,15 +300,25 @@ def make_pipeline(monkeypatch: pytest.MonkeyPatch) -> Pipeline:
     table = create_label_table(dynamodb_resource, TABLE)
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-    create_stack(outputs={"BucketName": BUCKET, "TableName": TABLE, "FunctionName": FUNCTION, "FailedEventsQueueUrl": queue_url})
+    outputs = {"BucketName": BUCKET, "TableName": TABLE, "FunctionName": FUNCTION, "FailedEventsQueueUrl": queue_url}
+    film_pipeline = None
+    if films:
+        from cli_film_harness import make_film_pipeline
+
+        film_pipeline = make_film_pipeline(monkeypatch, s3=s3, sqs=sqs, table_name=TABLE)
+        outputs.update(film_pipeline.urls)
+    create_stack(outputs=outputs)
 
     import image_labeller.handler as handler
 
     handler = importlib.reload(handler)  # module-level clients are created inside the mock
     rekognition = ImageAwareRekognition(handler.REKOGNITION, s3)
     rekognition.activate()
-    return Pipeline(handler=handler, rekognition=rekognition, s3=s3, dynamodb=boto3.client("dynamodb", region_name=REGION),
-                    sqs=sqs, table=table, queue_url=queue_url)
+    pipeline = Pipeline(handler=handler, rekognition=rekognition, s3=s3, dynamodb=boto3.client("dynamodb", region_name=REGION),
+                        sqs=sqs, table=table, queue_url=queue_url, films=film_pipeline)
+    if film_pipeline is not None:
+        film_pipeline.lock = pipeline._run_lock
+    return pipeline
 
 
 def create_stack(*, outputs: dict[str, str], name: str = STACK_NAME, endpoint_url: str | None = None) -> None:

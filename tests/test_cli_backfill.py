@@ -3,11 +3,13 @@ handler, never outranking a real S3 event; a second run does nothing."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote_plus
 
 import pytest
 from moto import mock_aws
 
+from cli_film_harness import film
 from cli_harness import BUCKET, REGION, make_pipeline, sample
 from imagelabels.backfill import BucketObject, backfill_event, decide
 from image_labeller.s3_events import parse_record
@@ -194,3 +196,56 @@ def test_a_missing_bucket_is_one_clear_line(pipeline):
     run = pipeline.run("backfill")
     assert run.code == 1
     assert run.stderr.strip() == f"imagelabels: bucket '{BUCKET}' does not exist (the stack's BucketName output): was it deleted?"
+
+
+def test_films_not_labelled_are_queued_as_relabel_records_for_the_starter_and_then_done(pipeline):
+    pipeline.put("films/before.mp4", film(("Car", 0, 2_000, 90.0)), notify="off")  # before the stack existed
+    pipeline.put("films/done.MOV", film(("Dog", 0, 1_000, 92.0)))
+    pipeline.films.rekognition.notifications = False  # this job's notification is lost: PROCESSING for good
+    pipeline.put("films/stuck.mp4", film(("Horse", 500, 1_500, 88.0)))
+    pipeline.films.rekognition.notifications = True
+    stuck = image(pipeline.table, "films/stuck.mp4")
+    assert stuck["Status"] == "PROCESSING"
+    invoked = len(pipeline.invocations)
+
+    run = pipeline.run("backfill")
+
+    assert run.code == 0, run.stderr
+    assert sorted(run.stdout.splitlines()[:-1]) == [
+        "queued       films/before.mp4 (not in the table)",
+        "queued       films/stuck.mp4 (still PROCESSING: labelled again)",
+    ]
+    assert run.stdout.splitlines()[-1] == (
+        "0 image(s) listed: 0 labelled, 0 could not be labelled, 0 had newer state, 0 errors (rerun to retry), 0 already done; "
+        "3 film(s) listed: 2 queued for labelling (rerun later to see them done), 0 errors (rerun to retry), 1 already done")
+    assert len(pipeline.invocations) == invoked  # films go to the starter's queue, not to the image labeller
+    records = {parse_record(record).key: parse_record(record) for message in pipeline.films.messages("FilmEventsQueueUrl")
+               for record in json.loads(message["Body"])["Records"]}
+    assert set(records) == {"films/before.mp4", "films/stuck.mp4"}
+    assert records["films/stuck.mp4"].relabel and records["films/stuck.mp4"].sequencer == stuck["Sequencer"]
+    assert records["films/stuck.mp4"].version_id == stuck["VersionId"]
+
+    pipeline.films.drain()
+
+    assert {image(pipeline.table, key)["Status"] for key in ("films/before.mp4", "films/stuck.mp4")} == {"LABELLED"}
+    assert image(pipeline.table, "films/stuck.mp4")["JobId"] != stuck["JobId"]  # a job of its own
+    assert set(label_entries(pipeline.table, "films/stuck.mp4")) == {"Horse"}
+    assert label_counts(pipeline.table) == {"Car": 1, "Dog": 1, "Horse": 1}
+    again = pipeline.run("backfill", "--json").json()
+    assert (again["films_listed"], again["queued"], again["already_done"]) == (3, 0, 3)
+
+
+def test_a_stack_without_a_film_pipeline_backfills_its_images_and_leaves_films_alone(monkeypatch):
+    with mock_aws():
+        pipeline = make_pipeline(monkeypatch, films=False)
+        pipeline.put("old.png", sample("cat-chelsea.png"), notify="off")
+        pipeline.put("clip.mp4", film(("Car", 0, 1_000, 90.0)), notify="off")
+
+        run = pipeline.run("backfill")
+
+        assert run.code == 0, run.stderr
+        assert run.stdout.splitlines() == [
+            "labelled     old.png (not in the table)",
+            "1 image(s) listed: 1 labelled, 0 could not be labelled, 0 had newer state, 0 errors (rerun to retry), 0 already done",
+        ]
+        assert image(pipeline.table, "clip.mp4") is None

@@ -116,7 +116,7 @@ def test_search_show_and_labels_agree_with_what_was_uploaded(uploaded, prefix, a
     assert cat["key"] in [hit["key"] for hit in found]
     shown = as_json("show", cat["key"])
     assert shown["status"] == "LABELLED" and shown["labels"][0]["name"] == top_label
-    counts = {entry["label"]: entry["images"] for entry in as_json("labels")}
+    counts = {entry["label"]: entry["objects"] for entry in as_json("labels")}
     assert counts[top_label] >= 1
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from moto import mock_aws
 
+from cli_film_harness import film
 from cli_harness import make_pipeline, sample
 from imagelabels.invoke import InvokeResult
 from imagelabels.redrive import FAILED, SKIPPED, SUCCEEDED, NotAnEvent, classify, event_of
@@ -148,3 +149,67 @@ def test_max_messages_replays_only_that_many(pipeline):
     assert run.code == 0
     assert "3 succeeded" in run.stdout
     assert len(pipeline.queued()) == 1
+
+
+def test_film_dead_letters_go_back_to_their_queues_and_the_films_get_labelled(pipeline):
+    films = pipeline.films
+    films.rekognition.faults["StartLabelDetection"] = "ThrottlingException"
+    pipeline.put("films/a.mp4", film(("Car", 0, 1_000, 90.0)))  # the starter gave up: FilmEventFailures
+    del films.rekognition.faults["StartLabelDetection"]
+    films.rekognition.faults["GetLabelDetection"] = "ThrottlingException"
+    pipeline.put("films/b.mp4", film(("Dog", 0, 1_000, 91.0)))  # the collector gave up: FilmCompletionFailures
+    del films.rekognition.faults["GetLabelDetection"]
+    assert image(pipeline.table, "films/a.mp4") is None and image(pipeline.table, "films/b.mp4")["Status"] == "PROCESSING"
+    films.auto = False
+
+    run = pipeline.run("redrive")
+
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "moved        films/a.mp4 (film events)",
+        "moved        films/b.mp4 (film completions)",
+        "the failed-events queue is empty: nothing to replay",
+        "film events: 1 moved back to their queue, 0 not moved (kept in the dead-letter queue), "
+        "0 moved but not removed (a rerun moves them again, harmlessly)",
+        "film completions: 1 moved back to their queue, 0 not moved (kept in the dead-letter queue), "
+        "0 moved but not removed (a rerun moves them again, harmlessly)",
+    ]
+    assert films.messages("FilmEventFailuresQueueUrl") == [] and films.messages("FilmCompletionFailuresQueueUrl") == []
+    assert [message["Body"] for message in films.messages("FilmEventsQueueUrl")] == [films.dead_lettered[0]["Body"]]
+    assert [message["Body"] for message in films.messages("FilmCompletionsQueueUrl")] == [films.dead_lettered[1]["Body"]]
+
+    films.drain()
+
+    assert {image(pipeline.table, key)["Status"] for key in ("films/a.mp4", "films/b.mp4")} == {"LABELLED"}
+    assert label_counts(pipeline.table) == {"Car": 1, "Dog": 1}
+    assert pipeline.run("redrive").stdout.strip() == "the failed-events queue is empty: nothing to replay"
+
+
+def test_film_dead_letters_in_a_dry_run_are_counted_and_stay(pipeline):
+    pipeline.films.rekognition.faults["StartLabelDetection"] = "ThrottlingException"
+    for name in ("x", "y"):
+        pipeline.put(f"films/{name}.mp4", film(("Car", 0, 1_000, 90.0)))
+
+    run = pipeline.run("redrive", "--dry-run", "--json")
+
+    assert run.code == 0
+    events = run.json()["films"]["events"]
+    assert (events["would_move"], events["moved"]) == (2, 0)
+    assert sorted(key for message in events["messages"] for key in message["keys"]) == ["films/x.mp4", "films/y.mp4"]
+    assert "film events: 2 message(s) would be moved back to their queue" in run.stderr
+    assert len(pipeline.films.messages("FilmEventFailuresQueueUrl")) == 2
+    assert pipeline.films.messages("FilmEventsQueueUrl") == []
+
+
+def test_a_stack_without_film_queues_still_redrives_its_images(monkeypatch):
+    with mock_aws():
+        pipeline = make_pipeline(monkeypatch, films=False)
+        pipeline.rekognition.fault = "ThrottlingException"
+        pipeline.put("old-stack.png", sample("cat-chelsea.png"))
+        pipeline.rekognition.fault = None
+
+        run = pipeline.run("redrive", "--json")
+
+        assert run.code == 0, run.stderr
+        assert (run.json()["succeeded"], "films" in run.json()) == (1, False)
+        assert image(pipeline.table, "old-stack.png")["Status"] == "LABELLED"

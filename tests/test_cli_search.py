@@ -60,8 +60,8 @@ def test_search_is_case_and_space_insensitive_and_honours_limit_and_min_confiden
     assert library.run("search", "  PERSON ", "--limit", "2").stdout.splitlines()[1:] == [
         "people/eileen.jpg     99.1", "people/cameraman.png  92.0"]
     assert library.run("search", "Person", "--min-confidence", "90", "--json").json() == [
-        {"key": "people/eileen.jpg", "bucket": BUCKET, "confidence": 99.1, "labels": {"Person": 99.1}},
-        {"key": "people/cameraman.png", "bucket": BUCKET, "confidence": 92.0, "labels": {"Person": 92.0}},
+        {"key": "people/eileen.jpg", "bucket": BUCKET, "media": "image", "confidence": 99.1, "labels": {"Person": 99.1}},
+        {"key": "people/cameraman.png", "bucket": BUCKET, "media": "image", "confidence": 92.0, "labels": {"Person": 92.0}},
     ]
 
 
@@ -143,7 +143,7 @@ def test_labels_lists_every_label_with_its_image_count_from_the_counters(library
     run = library.run("labels")
     assert run.code == 0
     assert run.stdout.splitlines() == [
-        "LABEL     IMAGES",
+        "LABEL     OBJECTS",
         "Person    3",
         "Animal    2",
         "Beverage  1",
@@ -155,7 +155,7 @@ def test_labels_lists_every_label_with_its_image_count_from_the_counters(library
         "Tripod    1",
     ]
     assert "Scan" not in seen and "Query" in seen
-    assert library.run("labels", "--json").json()[:2] == [{"label": "Person", "images": 3}, {"label": "Animal", "images": 2}]
+    assert library.run("labels", "--json").json()[:2] == [{"label": "Person", "objects": 3}, {"label": "Animal", "objects": 2}]
 
 
 def test_region_without_the_stack_says_where_it_looked(library):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+from cli_film_harness import film
 from cli_harness import BUCKET, TINY_PNG, make_pipeline, sample
 from imagelabels.uploads import object_key, plan_uploads
 from label_table_in_moto import image, images_with_label, label_counts
@@ -46,7 +47,7 @@ def test_the_plan_keeps_the_folder_structure_and_says_why_each_file_is_skipped(m
         "2026/shoot/png-named.jpg": "image/png",  # the content decides, not the name
     }
     assert {skip.path.name: skip.reason for skip in plan.skipped} == {
-        "notes.txt": "not a .jpg, .jpeg or .png file",
+        "notes.txt": "not a .jpg, .jpeg, .png, .mp4 or .mov file",
         "empty.jpg": "empty file",
         "not-really.png": "named like an image but is neither JPEG nor PNG",
     }
@@ -85,7 +86,7 @@ def test_upload_wait_labels_a_mixed_folder_and_reports_what_was_skipped(pipeline
 
     assert run.code == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert f"skipped   {mixed_folder / 'notes.txt'}: not a .jpg, .jpeg or .png file" in lines
+    assert f"skipped   {mixed_folder / 'notes.txt'}: not a .jpg, .jpeg, .png, .mp4 or .mov file" in lines
     assert f"skipped   {mixed_folder / 'empty.jpg'}: empty file" in lines
     assert "labelled  shoot/cats/chelsea.png: Cat 97.8, Animal 97.8, Pet 95.1" in lines
     assert "labelled  shoot/kitchen/morning/coffee cup.jpg: Cup 95.2, Beverage 90.1, Table 75.0" in lines
@@ -180,3 +181,74 @@ def test_a_bucket_that_no_longer_exists_is_one_clear_line(pipeline, tmp_path):
     assert run.code == 1
     assert run.stderr.strip() == f"imagelabels: bucket '{BUCKET}' does not exist (the stack's BucketName output): was it deleted?"
     assert "Traceback" not in run.stderr
+
+
+MIB = 1024 * 1024
+
+
+def test_films_are_recognised_by_their_bytes_and_a_file_that_lies_about_its_kind_is_skipped(tmp_path):
+    (tmp_path / "street.mp4").write_bytes(film(("Car", 0, 1_000, 90.0)))
+    (tmp_path / "interview.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + b"\x00" * 64)
+    (tmp_path / "photo.mp4").write_bytes(sample("cat-chelsea.png"))  # an image named like a film
+    (tmp_path / "clip.jpg").write_bytes(film(("Car", 0, 1_000, 90.0)))  # a film named like an image
+    (tmp_path / "clip.mkv").write_bytes(b"\x1aE\xdf\xa3 matroska")
+
+    plan = plan_uploads([tmp_path])
+
+    base = tmp_path.name
+    assert {upload.key: upload.content_type for upload in plan.uploads} == {
+        f"{base}/street.mp4": "video/mp4", f"{base}/interview.MOV": "video/quicktime"}
+    assert {skip.path.name: skip.reason for skip in plan.skipped} == {
+        "photo.mp4": "named like a film but is neither MP4 nor QuickTime (no ftyp box)",
+        "clip.jpg": "named like an image but is neither JPEG nor PNG",
+        "clip.mkv": "not a .jpg, .jpeg, .png, .mp4 or .mov file",
+    }
+    assert object_key("a/Holiday.Mp4", prefix="") == "a/Holiday.mp4"  # the bucket notifies .mp4 and .MP4 only
+
+
+def test_a_large_film_goes_up_in_parts_with_its_progress_in_bytes_and_wait_prints_its_labels(pipeline, tmp_path):
+    body = film(("Horse", 0, 3_000, 93.4), ("Beach", 1_000, 9_000, 88.0), size=11 * MIB)
+    (tmp_path / "holiday.mp4").write_bytes(body)
+    calls = []
+    pipeline.session_hooks.append(("before-call.s3", lambda model, **kwargs: calls.append(model.name)))
+
+    run = pipeline.run("upload", str(tmp_path / "holiday.mp4"), "--part-size", "5", "--wait", "--progress")
+
+    assert run.code == 0, run.stderr
+    assert sorted(calls) == ["CompleteMultipartUpload", "CreateMultipartUpload"] + ["UploadPart"] * 3
+    assert run.stdout.splitlines() == [
+        "labelled  holiday.mp4: Horse 93.4, Beach 88.0",
+        "1 uploaded, 0 skipped, 0 failed; 1 labelled, 0 could not be labelled, 0 not done in time",
+    ]
+    assert "uploading 1 file(s) [##############################] 11.0 MB/11.0 MB" in run.stderr
+    stored = pipeline.s3.get_object(Bucket=BUCKET, Key="holiday.mp4")
+    assert stored["ContentType"] == "video/mp4" and stored["Body"].read() == body
+
+
+def test_wait_json_gives_a_films_labels_with_their_segments_for_this_very_version(pipeline, tmp_path):
+    pipeline.put("scene.mp4", film(("Cat", 0, 1_000, 99.0)))  # an earlier version, labelled
+    (tmp_path / "scene.mp4").write_bytes(film(("Dog", 2_000, 4_500, 91.0)))
+
+    run = pipeline.run("upload", str(tmp_path / "scene.mp4"), "--wait", "--json")
+
+    assert run.code == 0, run.stderr
+    [uploaded] = run.json()["uploaded"]
+    assert (uploaded["content_type"], uploaded["status"]) == ("video/mp4", "LABELLED")
+    assert uploaded["labels"] == [{"name": "Dog", "confidence": 91.0, "segments": [{"start_ms": 2_000, "end_ms": 4_500}]}]
+    assert image(pipeline.table, "scene.mp4")["VersionId"] == uploaded["version_id"]
+
+
+def test_a_film_still_being_labelled_waits_for_its_own_timeout(pipeline, tmp_path):
+    pipeline.films.auto = False  # the job runs longer than anyone waits
+    (tmp_path / "long.mp4").write_bytes(film(("Car", 0, 1_000, 90.0)))
+    (tmp_path / "chelsea.png").write_bytes(sample("cat-chelsea.png"))
+
+    run = pipeline.run("upload", str(tmp_path / "long.mp4"), str(tmp_path / "chelsea.png"), "--wait",
+                       "--timeout", "20", "--film-timeout", "0.5")
+
+    assert run.code == 1
+    assert run.stdout.splitlines() == [
+        "waiting   long.mp4: not labelled within 0.5 s",
+        "labelled  chelsea.png: Cat 97.8, Animal 97.8, Pet 95.1",
+        "2 uploaded, 0 skipped, 0 failed; 1 labelled, 0 could not be labelled, 1 not done in time",
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from label_table.segments import MAX_SEGMENTS, bound, format_ms, intersect, merge
+from label_table.segments import MAX_SEGMENTS, bound, format_ms, format_segment, intersect, merge
 
 
 def covered(segments) -> set[int]:
@@ -65,8 +65,16 @@ def test_a_single_moment_inside_another_label_counts_as_together():
     assert intersect([[[7000, 7000]], [[0, 10000]]]) == [[7000, 7000]]
 
 
-def test_times_are_shown_as_minutes_and_seconds():
+def test_times_are_shown_as_minutes_and_seconds_and_hours_past_an_hour():
     assert format_ms(0) == "00:00"
     assert format_ms(3578) == "00:03"
     assert format_ms(75_999) == "01:15"
-    assert format_ms(4 * 3600_000 + 3000) == "240:03"
+    assert format_ms(3599_999) == "59:59"
+    assert format_ms(3600_000) == "1:00:00"
+    assert format_ms(4 * 3600_000 + 3000) == "4:00:03"
+
+
+def test_a_range_ends_on_the_second_the_label_is_last_seen_in():
+    assert format_segment([3578, 3900]) == "00:03-00:04"
+    assert format_segment([0, 0]) == "00:00-00:00"
+    assert format_segment([59 * 60_000, 3600_001]) == "59:00-1:00:01"

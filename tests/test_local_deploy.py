@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from label_table.search import image_item, search_images
+from label_table.object_summary import object_item
+from label_table.search import search_library
 from local_aws.clients import local_session
 from local_aws.demo import SAMPLES, sample_images, upload_and_wait
 from local_aws.server import LocalAws
@@ -66,7 +67,7 @@ def outputs(deployment) -> dict[str, str]:
 
 def found_by_label(clients, table: str, label: str) -> list[tuple[str, float]]:
     """(image, confidence) of `imagelabels search LABEL`'s hits, most confident first."""
-    return [(hit.key, float(hit.confidence)) for hit in search_images(clients["dynamodb"], table, [label])]
+    return [(hit.key, float(hit.confidence)) for hit in search_library(clients["dynamodb"], table, [label])]
 
 
 def label_entries(clients, table: str, key: str) -> list[dict]:
@@ -127,7 +128,7 @@ def test_label_search_finds_exactly_the_right_images(outputs, clients):
 def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs, clients):
     clients["s3"].put_object(Bucket=outputs["BucketName"], Key="notes/not-a-photo.jpg", Body=b"just some text\n")
     assert aws.wait_idle(60)
-    image = image_item(clients["dynamodb"], outputs["TableName"], "notes/not-a-photo.jpg")
+    image = object_item(clients["dynamodb"], outputs["TableName"], "notes/not-a-photo.jpg")
     assert image["Status"] == "FAILED"
     assert image["Error"]["Code"] == "InvalidImageFormatException"
     assert label_entries(clients, outputs["TableName"], "notes/not-a-photo.jpg") == []
@@ -136,7 +137,7 @@ def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs
 def test_a_delete_removes_the_images_labels(aws, outputs, clients):
     clients["s3"].delete_object(Bucket=outputs["BucketName"], Key="cat-chelsea.png")  # adds a delete marker
     assert aws.wait_idle(60)
-    image = image_item(clients["dynamodb"], outputs["TableName"], "cat-chelsea.png")
+    image = object_item(clients["dynamodb"], outputs["TableName"], "cat-chelsea.png")
     assert image["Status"] == "DELETED"
     assert image["EventName"] == "ObjectRemoved:DeleteMarkerCreated"
     assert label_entries(clients, outputs["TableName"], "cat-chelsea.png") == []
@@ -154,7 +155,7 @@ def test_a_redeploy_with_a_higher_min_confidence_applies_to_new_uploads(aws, dep
     clients["s3"].put_object(Bucket=outputs["BucketName"], Key="again/cameraman.png",
                              Body=(SAMPLES / "cameraman.png").read_bytes())
     assert aws.wait_idle(60)
-    image = image_item(clients["dynamodb"], outputs["TableName"], "again/cameraman.png")
+    image = object_item(clients["dynamodb"], outputs["TableName"], "again/cameraman.png")
     names = {label["Name"] for label in image["Labels"]}
     assert image["Status"] == "LABELLED" and image["MinConfidence"] == 93
     assert "Tripod" in names and "Person" not in names

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from label_table.attribute_values import plain, wire
+from label_table.attribute_values import wire
 from label_table.layout import (
     BY_LABEL_INDEX,
     CATALOG_PARTITION,
@@ -15,12 +15,17 @@ from label_table.layout import (
     COUNTER_ID_PREFIX,
     LABEL_CATALOG_INDEX,
     LABEL_ENTRY_PREFIX,
+    MEDIA_IMAGE,
+    MEDIA_VIDEO,
     counter_key,
+    film_entry_visible,
     image_key,
+    is_film,
     label_entry_key,
     label_key,
 )
 from label_table.reads import ReadStats, batch_get, query
+from label_table.segments import Segment, intersect
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,19 +33,26 @@ class SearchHit:
     key: str
     bucket: str
     confidence: Decimal  # the weakest of the searched labels' confidences: how sure ALL of them are
-    labels: dict[str, Decimal]  # each searched label as the image carries it -> its confidence
+    labels: dict[str, Decimal]  # each searched label as the object carries it -> its confidence
+    media: str = MEDIA_IMAGE
+    # A film: where every searched label is on screen at once (sorted [start_ms, end_ms] pairs).
+    segments: list[Segment] | None = None
 
     def as_json(self) -> dict:
-        return {"key": self.key, "bucket": self.bucket, "confidence": self.confidence, "labels": self.labels}
+        found = {"key": self.key, "bucket": self.bucket, "media": self.media, "confidence": self.confidence,
+                 "labels": self.labels}
+        if self.segments is not None:
+            found["segments"] = [{"start_ms": start, "end_ms": end} for start, end in self.segments]
+        return found
 
 
 def label_counts(dynamodb, table: str, keys: list[str], *, stats: ReadStats | None = None) -> dict[str, int]:
-    """How many images carry each label, from the pipeline's counters (absent label: 0)."""
+    """How many objects (images and films) carry each label, from the pipeline's counters (absent label: 0)."""
     counters = batch_get(dynamodb, table, [counter_key(key) for key in keys], projection="ImageCount", stats=stats)
     return {key: int(counters.get((counter_key(key)["ImageId"], COUNT_ENTRY), {}).get("ImageCount", 0)) for key in keys}
 
 
-def search_images(
+def search_library(
     dynamodb,
     table: str,
     labels: list[str],
@@ -50,10 +62,12 @@ def search_images(
     page_size: int | None = None,
     stats: ReadStats | None = None,
 ) -> list[SearchHit]:
-    """Images carrying every label, most confident first.
+    """Images and films carrying every label, most confident first; a film only where all the
+    labels are on screen at the same time, and only as its current labelling shows it.
 
     One Query on ByLabel for the rarest label (by the pipeline's counters), newest pages only as
-    far as needed; each candidate's other labels are read by key (BatchGetItem), never scanned.
+    far as needed; each candidate's other labels, and each candidate film's item (the visibility
+    rule), are read by key (BatchGetItem), never scanned.
     """
     keys = [key for key in dict.fromkeys(label_key(name) for name in labels) if key]
     if not keys:
@@ -96,20 +110,31 @@ def search_images(
                 dynamodb,
                 table,
                 [label_entry_key(entry["ImageId"], other) for entry in batch for other in others],
-                projection="#label, Confidence",
-                names={"#label": "Label"},
+                projection="#label, Confidence, Media, #segments, JobId, VersionId",
+                names={"#label": "Label", "#segments": "Segments"},  # both DynamoDB reserved words
                 stats=stats,
             )
+        films = _film_items(dynamodb, table, [entry["ImageId"] for entry in batch if is_film(entry)], stats=stats)
         for entry in batch:
-            found = {rarest: (entry["Label"], entry["Confidence"])}
+            found = {rarest: entry}
             for other in others:
                 other_entry = entries.get((entry["ImageId"], LABEL_ENTRY_PREFIX + other))
                 if other_entry is None or (threshold is not None and other_entry["Confidence"] < threshold):
                     break
-                found[other] = (other_entry["Label"], other_entry["Confidence"])
+                found[other] = other_entry
             else:
-                named = dict(found[key] for key in typed_order)
-                hits.append(SearchHit(key=entry["ImageId"], bucket=entry.get("Bucket", ""), confidence=min(named.values()), labels=named))
+                named = {found[key]["Label"]: found[key]["Confidence"] for key in typed_order}
+                hit = {"key": entry["ImageId"], "bucket": entry.get("Bucket", ""), "confidence": min(named.values()),
+                       "labels": named}
+                if not is_film(entry):
+                    hits.append(SearchHit(**hit))
+                    continue
+                film = films.get(entry["ImageId"])
+                if not all(film_entry_visible(film, label_entry) for label_entry in found.values()):
+                    continue  # another version's entries, or a film being labelled again
+                together = intersect([label_entry.get("Segments") or [] for label_entry in found.values()])
+                if together:
+                    hits.append(SearchHit(**hit, media=MEDIA_VIDEO, segments=together))
 
     for entry in candidates:
         batch.append(entry)
@@ -119,7 +144,7 @@ def search_images(
         ceiling = batch[-1]["Confidence"]
         batch = []
         if limit and len(hits) >= limit:
-            # Candidates come most confident first, and an image's score never exceeds its
+            # Candidates come most confident first, and an object's score never exceeds its
             # confidence for the rarest label: nothing still unread can beat the best `limit`.
             best = sorted(hit.confidence for hit in hits)[-limit]
             if best >= ceiling:
@@ -131,51 +156,23 @@ def search_images(
     return hits[:limit] if limit else hits
 
 
-def image_item(dynamodb, table: str, key: str) -> dict | None:
-    response = dynamodb.get_item(TableName=table, Key=wire(image_key(key)), ConsistentRead=True)
-    return plain(response["Item"]) if response.get("Item") else None
-
-
-def image_summary(item: dict) -> dict:
-    """The image item as `show --json` prints it."""
-    summary = {
-        "key": item.get("Key") or item["ImageId"],
-        "bucket": item.get("Bucket"),
-        "status": item.get("Status"),
-        "version_id": item.get("VersionId"),
-        "etag": item.get("ETag"),
-        "size": item.get("Size"),
-        "event": item.get("EventName"),
-        "event_time": item.get("EventTime"),
-        "updated_at": item.get("UpdatedAt"),
-        "label_model_version": item.get("LabelModelVersion"),
-        "labels": [
-            {
-                "name": label.get("Name"),
-                "confidence": label.get("Confidence"),
-                "parents": label.get("Parents") or [],
-                "categories": label.get("Categories") or [],
-                "aliases": label.get("Aliases") or [],
-                "instances": label.get("Instances") or [],
-            }
-            for label in item.get("Labels") or []
-        ],
-    }
-    if item.get("Error"):
-        summary["error"] = {"code": item["Error"].get("Code"), "message": item["Error"].get("Message")}
-    if item.get("ExpiresAt"):
-        summary["expires_at"] = item["ExpiresAt"]
-    return summary
+def _film_items(dynamodb, table: str, keys: list[str], *, stats: ReadStats | None) -> dict[str, dict]:
+    """The film items of candidate films, by key: what the visibility rule checks entries against."""
+    if not keys:
+        return {}
+    items = batch_get(dynamodb, table, [image_key(key) for key in keys], projection="#status, VersionId, JobId",
+                      names={"#status": "Status"}, stats=stats)
+    return {image_id: item for (image_id, _), item in items.items()}
 
 
 @dataclass(frozen=True, kw_only=True)
 class LabelCount:
     label: str
-    images: int
+    objects: int  # images and films carrying the label
 
 
 def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> list[LabelCount]:
-    """Every label with at least one image, most common first: the LabelCatalog index lists the
+    """Every label on at least one image or film, most common first: the LabelCatalog index lists the
     labels (one entry each), their counters give the numbers."""
     catalog = list(
         query(
@@ -196,14 +193,14 @@ def library_labels(dynamodb, table: str, *, stats: ReadStats | None = None) -> l
         stats=stats,
     )
     counts = [
-        LabelCount(label=counter.get("Label") or counter["ImageId"].removeprefix(COUNTER_ID_PREFIX), images=int(counter.get("ImageCount", 0)))
+        LabelCount(label=counter.get("Label") or counter["ImageId"].removeprefix(COUNTER_ID_PREFIX), objects=int(counter.get("ImageCount", 0)))
         for counter in counters.values()
     ]
-    return sorted((count for count in counts if count.images > 0), key=lambda count: (-count.images, count.label.casefold()))
+    return sorted((count for count in counts if count.objects > 0), key=lambda count: (-count.objects, count.label.casefold()))
 
 
 def unknown_labels_with_suggestions(dynamodb, table: str, labels: list[str]) -> dict[str, list[str]]:
-    """For a search that found nothing: each asked-for label no image carries, with the library's
+    """For a search that found nothing: each asked-for label no image or film carries, with the library's
     labels that look like it ("cats" -> Cat). Only runs after an empty answer."""
     keys = {name: key for name in labels if (key := label_key(name))}
     counts = label_counts(dynamodb, table, list(dict.fromkeys(keys.values())))

@@ -79,7 +79,18 @@ def _intersect_two(first: list[Segment], second: list[Segment]) -> list[Segment]
     return overlap
 
 
-def format_ms(milliseconds: int) -> str:
-    """mm:ss (minutes go past 59 for films over an hour: 75:03), seconds rounded down."""
-    seconds = max(0, int(milliseconds)) // 1000
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+def format_ms(milliseconds: int, *, round_up: bool = False) -> str:
+    """mm:ss, h:mm:ss from an hour on (1:15:03); seconds rounded down unless `round_up`."""
+    milliseconds = max(0, int(milliseconds))
+    seconds = -(-milliseconds // 1000) if round_up else milliseconds // 1000
+    hours, rest = divmod(seconds, 3600)
+    if hours:
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def format_segment(segment: Sequence[int]) -> str:
+    """mm:ss-mm:ss. The end is rounded up, so that a label seen for part of a second (or in one
+    sampled frame) never shows as an empty range: 00:03-00:04 for [3578, 3900]."""
+    start, end = segment
+    return f"{format_ms(start)}-{format_ms(end, round_up=True)}"
