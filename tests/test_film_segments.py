@@ -63,6 +63,9 @@ def test_intersection_is_where_every_label_is_seen():
 
 def test_a_single_moment_inside_another_label_counts_as_together():
     assert intersect([[[7000, 7000]], [[0, 10000]]]) == [[7000, 7000]]
+    # A cut: the cat's shot ends at 3 s where the cup's begins; never on screen together.
+    assert intersect([[[0, 3000], [9000, 12000]], [[3000, 6000], [9000, 12000]]]) == [[9000, 12000]]
+    assert intersect([[[3000, 3000]], [[3000, 6000]]]) == [[3000, 3000]]  # a moment at a shot's start
 
 
 def test_times_are_shown_as_minutes_and_seconds_and_hours_past_an_hour():

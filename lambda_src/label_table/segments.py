@@ -53,7 +53,8 @@ def bound(segments: Sequence[Sequence[int]], limit: int = MAX_SEGMENTS) -> tuple
 def intersect(segment_lists: Sequence[Sequence[Sequence[int]]]) -> list[Segment]:
     """The moments where every list has a segment: what a search for several labels at once
     answers with. A single moment (start == end) counts, as Rekognition reports labels seen in
-    one sampled frame that way."""
+    one sampled frame that way; two stretches that only touch (one ends at 3000 ms where the
+    other begins: a cut from one shot to the next) are never on screen together."""
     if not segment_lists:
         return []
     common = merge(segment_lists[0])
@@ -64,13 +65,17 @@ def intersect(segment_lists: Sequence[Sequence[Sequence[int]]]) -> list[Segment]
     return merge(common)
 
 
+def _is_moment(segment: Segment) -> bool:
+    return segment[0] == segment[1]
+
+
 def _intersect_two(first: list[Segment], second: list[Segment]) -> list[Segment]:
     overlap: list[Segment] = []
     i = j = 0
     while i < len(first) and j < len(second):
         start = max(first[i][0], second[j][0])
         end = min(first[i][1], second[j][1])
-        if start <= end:
+        if start < end or (start == end and (_is_moment(first[i]) or _is_moment(second[j]))):
             overlap.append([start, end])
         if first[i][1] < second[j][1]:
             i += 1
