@@ -1,27 +1,34 @@
 """`make demo`: the whole pipeline on this machine, with no AWS account.
 
 Starts (or reuses) the local AWS, runs the real `cdk bootstrap` and `cdk deploy`, uploads the photos
-in samples/, waits for their labels, prints them, runs one label search and says how to go on.
+in samples/ and the film in samples/films/, waits for their labels, prints them, runs one label
+search, shows the film's timeline and a search across time with the `imagelabels` command itself,
+and says how to go on.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from imagelabels.uploads import UploadResult, is_image_key, plan_uploads, upload_all, wait_for_labels
+from imagelabels.cli import main as imagelabels_main
+from imagelabels.uploads import UploadResult, is_film_key, is_image_key, plan_uploads, upload_all, wait_for_labels
 from label_table.layout import BY_LABEL_INDEX
 from label_table.search import search_library
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
-from local_aws.clients import local_client
+from local_aws.clients import local_client, local_session
 from local_aws.stack_deployment import STACK_NAME, StackDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+FILMS = SAMPLES / "films"
+# Two labels on screen together in the demo film only from 0:09 to 0:12 (samples/films/make_demo_film.py).
+TOGETHER = ("cat", "cup")
 UPLOADS_AT_ONCE = 4
 # The samples are labelled within seconds: poll as often as this, not with `upload --wait`'s backoff.
 POLL_INTERVAL_S = 0.3
@@ -31,17 +38,22 @@ def sample_images(folder: Path = SAMPLES) -> list[Path]:
     return sorted(path for path in folder.iterdir() if is_image_key(path.name))
 
 
+def sample_films(folder: Path = FILMS) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if is_film_key(path.name))
+
+
 def upload_and_wait(s3, dynamodb, *, bucket: str, table: str, paths: list[Path],
                     timeout_s: float = 180) -> dict[str, UploadResult]:
     """Uploads each file under its own name, as `imagelabels upload FILE... --wait` does, and waits
-    until each image item is LABELLED or FAILED for this very upload. Key -> its result (with .item)."""
+    until each item (image or film) is LABELLED or FAILED for this very upload. Key -> its result
+    (with .item)."""
     plan = plan_uploads(paths)
     not_sent = [f"{skipped.path}: {skipped.reason}" for skipped in plan.skipped + plan.unreadable]
     results = upload_all(s3, bucket, plan.uploads, concurrency=UPLOADS_AT_ONCE)
     not_sent += [f"{result.upload.path}: {result.error}" for result in results if not result.ok]
     if not_sent:
         raise RuntimeError("not uploaded: " + "; ".join(not_sent))
-    waiting = wait_for_labels(dynamodb, table, results, timeout=timeout_s,
+    waiting = wait_for_labels(dynamodb, table, results, timeout=timeout_s, film_timeout=timeout_s,
                               poll_interval=POLL_INTERVAL_S, max_interval=POLL_INTERVAL_S)
     if waiting:
         missing = sorted(result.upload.key for result in waiting)
@@ -75,6 +87,21 @@ def step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
+def run_imagelabels(state_dir: Path, endpoint, *args: str) -> int:
+    """`imagelabels --local ARGS` as a user types it, run in this process. With the default state
+    folder that is exactly what runs; with another one (--state-dir) the same command is pointed
+    at that endpoint with the local AWS's fake credentials."""
+    print(f"$ .venv/bin/imagelabels --local {shlex.join(args)}", flush=True)
+    if (ROOT / DEFAULT_STATE_DIR).resolve() == state_dir.resolve():
+        code = imagelabels_main(["--local", *args], cwd=ROOT)
+    else:
+        code = imagelabels_main(["--endpoint-url", endpoint.endpoint_url, "--region", endpoint.region,
+                                 "--stack", STACK_NAME, *args],
+                                session_factory=lambda target: local_session(endpoint))
+    sys.stdout.flush()
+    return code
+
+
 def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     started = time.monotonic()
     step("Starting the local AWS (moto + local Lambda runtime + offline Rekognition model)")
@@ -92,12 +119,13 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     print(f"bucket {bucket}\ntable  {table}")
 
     s3, dynamodb = local_client(endpoint, "s3"), local_client(endpoint, "dynamodb")
-    images = sample_images()
-    step(f"Uploading {len(images)} photos from samples/ to s3://{bucket}/")
+    images, films = sample_images(), sample_films()
+    step(f"Uploading {len(images)} photos and {len(films)} film from samples/ to s3://{bucket}/")
     upload_started = time.monotonic()
-    results = upload_and_wait(s3, dynamodb, bucket=bucket, table=table, paths=images)
-    labelled = {key: result.item for key, result in results.items()}
-    print(f"all labelled {time.monotonic() - upload_started:.1f} s after the first upload\n")
+    results = upload_and_wait(s3, dynamodb, bucket=bucket, table=table, paths=images + films)
+    labelled = {key: result.item for key, result in results.items() if is_image_key(key)}
+    print(f"all labelled {time.monotonic() - upload_started:.1f} s after the first upload "
+          "(the film by Rekognition Video's local stand-in: a frame every 500 ms)\n")
     print(table_text([(name, label_summary(labelled[name])) for name in sorted(labelled)]))
     print(f"\n(labels printed {time.monotonic() - started:.1f} s after the demo started)")
 
@@ -106,9 +134,17 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
     for hit in search_library(dynamodb, table, [label]):  # as `imagelabels search LABEL` finds them
         print(f"  {hit.key}  {hit.confidence:.1f}%")
 
+    for film in films:
+        step("The film's timeline: each label and when it is on screen")
+        run_imagelabels(state_dir, endpoint, "show", film.name)
+    if films:
+        step(f"A search across time: where are {' and '.join(map(repr, TOGETHER))} on screen together?")
+        run_imagelabels(state_dir, endpoint, "search", *TOGETHER)
+
     step("Keep using it")
     print("The local AWS keeps running, with the stack deployed. Find and add images:\n")
     print(f"  .venv/bin/imagelabels --local search {label.lower()}")
+    print(f"  .venv/bin/imagelabels --local search {' '.join(TOGETHER)}     # films: where both are on screen at once")
     print("  .venv/bin/imagelabels --local upload ~/Pictures --wait")
     print("  .venv/bin/imagelabels --local labels")
     print("\nOr point any AWS SDK or the CDK CLI at it:\n")
