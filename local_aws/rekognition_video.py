@@ -111,8 +111,10 @@ class LocalVideoJobs:
         max_workers: int = 2,
         max_concurrent_jobs: int = DEFAULT_MAX_CONCURRENT_JOBS,
         sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS,
+        page_size: int = MAX_RESULTS,
     ) -> None:
         self._label_frame = label_frame
+        self.page_size = page_size
         self._label_model_version = label_model_version
         self._publish = publish
         self._max_concurrent_jobs = max_concurrent_jobs
@@ -123,6 +125,20 @@ class LocalVideoJobs:
         self._unfinished = 0  # jobs whose run (and notification) has not ended
         self._changed = threading.Condition()
         self._token_key = secrets.token_bytes(32)  # signs NextTokens: a forged or foreign one is refused
+
+    @property
+    def page_size(self) -> int:
+        """The most entries one GetLabelDetection page holds, whatever MaxResults asks: a test knob.
+        Rekognition's own cap is 1000 (MAX_RESULTS), so a caller only sees a NextToken on films
+        with more than 1000 entries; a smaller cap makes a short film span many pages, to prove
+        that a caller follows NextToken. It may be changed while jobs run: it applies to the next page."""
+        return self._page_size
+
+    @page_size.setter
+    def page_size(self, entries: int) -> None:
+        if not 1 <= entries <= MAX_RESULTS:
+            raise ValueError(f"page_size must be 1-{MAX_RESULTS} (Rekognition's own maximum), got {entries}")
+        self._page_size = entries
 
     # --- StartLabelDetection ----------------------------------------------------------------------
 
@@ -249,7 +265,7 @@ class LocalVideoJobs:
             body["StatusMessage"] = message
         if result is not None:
             entries = self._entries(job, result, sort_by=sort_by, aggregate_by=aggregate_by)
-            page_size = min(request.get("MaxResults", MAX_RESULTS), MAX_RESULTS)
+            page_size = min(request.get("MaxResults", MAX_RESULTS), self._page_size)
             offset = self._offset(request.get("NextToken"), job, sort_by=sort_by, aggregate_by=aggregate_by)
             if offset > len(entries):
                 raise RekognitionError("InvalidPaginationTokenException", BAD_TOKEN_MESSAGE)

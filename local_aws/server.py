@@ -97,6 +97,7 @@ class LocalAws:
         detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE,
         video_job_limit: int = DEFAULT_VIDEO_JOB_LIMIT,
         video_workers: int = 2,
+        video_page_size: int | None = None,
     ) -> None:
         from local_aws.rekognition_api import DetectLabelsCache
 
@@ -113,9 +114,12 @@ class LocalAws:
         self._invoker = None
         self._poller = None
         # Rekognition Video jobs: beyond `video_job_limit` running at once, StartLabelDetection
-        # answers LimitExceededException; `video_workers` decode and label at once (the CPU bound).
+        # answers LimitExceededException; `video_workers` decode and label at once (the CPU bound);
+        # `video_page_size` caps GetLabelDetection's pages below Rekognition's 1000, a test knob
+        # (LocalVideoJobs.page_size) that makes a short film span many pages.
         self._video_job_limit = video_job_limit
         self._video_workers = video_workers
+        self._video_page_size = video_page_size
         self._video_jobs = None
         self._video_jobs_lock = threading.Lock()
         # DetectLabels answers for identical image bytes and parameters, computed once (None: off).
@@ -307,6 +311,8 @@ class LocalAws:
                     max_workers=self._video_workers,
                     max_concurrent_jobs=self._video_job_limit,
                 )
+                if self._video_page_size is not None:
+                    self._video_jobs.page_size = self._video_page_size
             return self._video_jobs
 
     def labeller(self):

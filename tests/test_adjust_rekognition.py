@@ -68,6 +68,14 @@ def test_the_server_answers_identical_detect_labels_requests_from_its_cache(aws,
         LocalAws(state_dir=tmp_path, detect_labels_cache_size=-1)
 
 
+def test_the_video_page_size_is_a_setting_of_the_local_aws(tmp_path):
+    paged = LocalAws(state_dir=tmp_path, video_page_size=3)
+    try:
+        assert paged.video_jobs().page_size == 3
+    finally:
+        paged.stop()
+
+
 def test_moto_still_has_no_label_detection_for_videos():
     from moto.rekognition.models import RekognitionBackend
 

@@ -216,6 +216,29 @@ def test_a_pagination_token_only_works_for_its_job_and_order(jobs, store, shots_
     assert get(jobs, shots_job, MaxResults=3, NextToken=token)["Labels"]
 
 
+def test_the_page_size_knob_caps_pages_whatever_max_results_asks(jobs, shots_job):
+    whole = get(jobs, shots_job, AggregateBy="SEGMENTS", SortBy="NAME", MaxResults=1000)
+    assert "NextToken" not in whole and len(whole["Labels"]) > 3
+    jobs.page_size = 1
+    try:
+        pages, token = [], None
+        while True:
+            page = get(jobs, shots_job, AggregateBy="SEGMENTS", SortBy="NAME", MaxResults=1000,
+                       **({"NextToken": token} if token else {}))
+            pages.append(page["Labels"])
+            token = page.get("NextToken")
+            if token is None:
+                break
+    finally:
+        jobs.page_size = 1000
+    assert [len(labels) for labels in pages] == [1] * len(whole["Labels"])
+    assert [entry for labels in pages for entry in labels] == whole["Labels"]
+    for outside in (0, 1001):
+        with pytest.raises(ValueError, match="Rekognition's own maximum"):
+            jobs.page_size = outside
+    assert jobs.page_size == 1000
+
+
 def test_one_frame_and_all_black_films_succeed(jobs, store):
     one = get(jobs, finished(jobs, store, "one-frame.mp4"), AggregateBy="SEGMENTS")
     assert one["JobStatus"] == "SUCCEEDED" and one["VideoMetadata"]["DurationMillis"] == 100
