@@ -7,13 +7,12 @@ file order, each building on the state the previous ones left (that is the user'
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import time
 from pathlib import Path
 
 import pytest
 
+from iam_exercise import assert_role_fits_its_calls
 from label_table.object_summary import object_item
 from label_table.search import search_library
 from local_aws.clients import local_session
@@ -169,50 +168,6 @@ def test_a_deploy_without_changes_succeeds(deployment):
     assert "(no changes)" in run.output
 
 
-def iam_requirements(call: dict, *, region: str, account_id: str) -> list[tuple[str, str]]:
-    """The IAM (action, resource) pairs one recorded AWS call needs."""
-    service, operation, params = call["service"], call["operation"], call["params"]
-    if service == "rekognition" and operation == "DetectLabels":
-        needed = [("rekognition:DetectLabels", "*")]
-        s3_object = (params.get("Image") or {}).get("S3Object")
-        if s3_object:
-            # Rekognition reads the object with the caller's permissions.
-            object_arn = f"arn:aws:s3:::{s3_object['Bucket']}/{s3_object['Name']}"
-            needed.append(("s3:GetObject", object_arn))
-            if s3_object.get("Version"):
-                needed.append(("s3:GetObjectVersion", object_arn))
-        return needed
-    if service == "dynamodb":
-        def table_arn(name: str) -> str:
-            return f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
-
-        if operation == "TransactWriteItems":
-            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
-            return [(f"dynamodb:{kinds[kind]}", table_arn(body["TableName"]))
-                    for item in params["TransactItems"] for kind, body in item.items()]
-        if operation == "TransactGetItems":
-            return [("dynamodb:GetItem", table_arn(item["Get"]["TableName"])) for item in params["TransactItems"]]
-        resource = table_arn(params["TableName"])
-        if params.get("IndexName"):
-            resource += f"/index/{params['IndexName']}"
-        return [(f"dynamodb:{operation}", resource)]
-    return [(f"{service}:{operation}", "*")]
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def policy_allows(statements: list[dict], action: str, resource: str) -> bool:
-    def matches(statement: dict) -> bool:
-        return (any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement["Action"]))
-                and any(fnmatch.fnmatchcase(resource, pattern) for pattern in _as_list(statement["Resource"])))
-
-    if any(s["Effect"] == "Deny" and matches(s) for s in statements):
-        return False
-    return any(s["Effect"] == "Allow" and matches(s) for s in statements)
-
-
 # Granted but never called by the handler itself, and why they stay.
 USED_BY_LAMBDA_NOT_THE_HANDLER = {
     "logs:CreateLogStream": "Lambda writes the function's log stream with the function's role",
@@ -222,31 +177,10 @@ USED_BY_LAMBDA_NOT_THE_HANDLER = {
 
 
 def test_the_labellers_role_allows_every_call_it_made_and_nothing_unused(aws, outputs, clients):
-    calls = [json.loads(line) for line in (aws.state_dir / "aws-calls.jsonl").read_text().splitlines()]
-    calls = [call for call in calls if call["function"] == outputs["FunctionName"]]
-    assert {call["operation"] for call in calls} >= {"DetectLabels", "GetItem", "TransactWriteItems"}
-
-    role_arn = clients["lambda"].get_function_configuration(FunctionName=outputs["FunctionName"])["Role"]
-    role_name = role_arn.rsplit("/", 1)[1]
-    assert clients["iam"].list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
-    statements = []
-    for policy_name in clients["iam"].list_role_policies(RoleName=role_name)["PolicyNames"]:
-        document = clients["iam"].get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-        document = json.loads(document) if isinstance(document, str) else document
-        statements += _as_list(document["Statement"])
-    assert statements, "the role has no inline policy"
-
-    needed = {pair for call in calls for pair in iam_requirements(call, region=aws.region, account_id=aws.account_id)}
-    refused = sorted(pair for pair in needed if not policy_allows(statements, *pair))
-    assert refused == [], f"the deployed role does not allow: {refused}"
-
-    granted = {action for statement in statements if statement["Effect"] == "Allow"
-               for action in _as_list(statement["Action"])}
-    used = {action for action, _ in needed}
-    unused = sorted(granted - used - set(USED_BY_LAMBDA_NOT_THE_HANDLER))
-    assert unused == [], f"granted but never used in this run: {unused}"
-    assert "*" not in {resource for s in statements for resource in _as_list(s["Resource"])
-                       if "rekognition:DetectLabels" not in _as_list(s["Action"])}
+    assert_role_fits_its_calls(aws=aws, iam=clients["iam"], lambda_=clients["lambda"],
+                               function_name=outputs["FunctionName"], used_by_lambda=USED_BY_LAMBDA_NOT_THE_HANDLER,
+                               must_call={"DetectLabels", "GetItem", "TransactWriteItems"},
+                               resource_star_for={"rekognition:DetectLabels"})
 
 
 def empty_bucket(s3, bucket: str) -> None:
