@@ -141,6 +141,36 @@ def test_busy_or_misconfigured_rekognition_retries_later_with_a_growing_delay(aw
     assert film(table, "films/good.mp4")["JobId"] == "job-good"
 
 
+def test_a_refused_start_is_tried_once_more_in_the_call_then_left_to_the_queues_delay(monkeypatch):
+    """When the account runs its 20 jobs, seconds of waiting inside the call do not help: one retry
+    (botocore's max_attempts counts retries, not attempts), then the message's growing delay."""
+    import importlib
+
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ClientError
+
+    class Body:
+        def stream(self, **_):
+            yield json.dumps({"__type": "LimitExceededException", "message": "limit"}).encode()
+
+    for name, value in {"TABLE_NAME": TABLE_NAME, "TOPIC_ARN": TOPIC_ARN, "SERVICE_ROLE_ARN": SERVICE_ROLE_ARN,
+                        "EVENTS_QUEUE_URL": EVENTS_QUEUE_URL}.items():
+        monkeypatch.setenv(name, value)
+    starter = importlib.reload(importlib.import_module("film_labeller.starter"))
+    attempts = []
+
+    def refuse(request, **_):  # answers before anything is sent: no network
+        attempts.append(request.url)
+        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "LimitExceededException",
+                                              "Content-Type": "application/x-amz-json-1.1"}, Body())
+
+    starter.REKOGNITION.meta.events.register("before-send.rekognition.StartLabelDetection", refuse)
+    with pytest.raises(ClientError) as raised:
+        starter.REKOGNITION.start_label_detection(Video={"S3Object": {"Bucket": BUCKET, "Name": "films/busy.mp4"}})
+    assert raised.value.response["Error"]["Code"] == "LimitExceededException"
+    assert len(attempts) == 2
+
+
 def test_the_delay_doubles_to_15_minutes_and_keeps_a_message_two_days_before_the_dlq():
     from film_labeller.sqs_batch import retry_delay
 

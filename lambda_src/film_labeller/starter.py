@@ -22,8 +22,9 @@ logger = logging.getLogger("film_labeller.starter")
 
 _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
 # One retry at most inside the call: when the account runs its 20 jobs (LimitExceeded), waiting
-# seconds does not help; the queue's growing delay (minutes) does.
-_REKOGNITION_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
+# seconds does not help; the queue's growing delay (minutes) does. botocore's retries
+# "max_attempts" counts the retries after the first attempt ("total_max_attempts" would count all).
+_REKOGNITION_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
 
 SETTINGS = StarterSettings.from_environment(os.environ)
 REKOGNITION = boto3.client("rekognition", config=_REKOGNITION_CONFIG)
