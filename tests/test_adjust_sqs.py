@@ -151,6 +151,42 @@ def test_a_long_poll_still_waits_for_a_message(client):
     assert json.loads(message["Body"]) == {"late": True}
 
 
+class _CountingCondition(threading.Condition):
+    """A queue's condition that counts how often its waiters were woken."""
+
+    def __init__(self):
+        super().__init__()
+        self.woken = 0
+
+    def notify_all(self):
+        self.woken += 1
+        super().notify_all()
+
+
+def wakes_of_a_visibility_change(aws, change_message_visibility) -> int:
+    backend = sqs_models.sqs_backends[aws.account_id][aws.region]
+    backend.create_queue("visibility-wakes")
+    try:
+        backend.send_message("visibility-wakes", "delayed")
+        received, = backend.receive_message("visibility-wakes", 1, 0, 30)
+        queue = backend.get_queue("visibility-wakes")
+        queue._messages_lock = counting = _CountingCondition()
+        change_message_visibility(backend, "visibility-wakes", received.receipt_handle, 0)
+        assert [message.id for message in queue.messages] == [received.id]  # visible again: a waiting receiver could take it now
+        return counting.woken
+    finally:
+        backend.delete_queue("visibility-wakes")
+
+
+def test_moto_still_leaves_receivers_asleep_when_a_visibility_changes(aws):
+    assert "notify" not in moto_source(ORIGINALS["SQSBackend.change_message_visibility"])
+    assert wakes_of_a_visibility_change(aws, ORIGINALS["SQSBackend.change_message_visibility"]) == 0
+
+
+def test_a_visibility_change_wakes_the_receivers(aws):
+    assert wakes_of_a_visibility_change(aws, sqs_models.SQSBackend.change_message_visibility) == 1
+
+
 # ---- event source mappings ---------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ One file per service says what the local AWS changes about it:
 - lambda_.py: Invoke runs code locally, EventInvokeConfig, function settings moto drops, SQS event
   source mappings handed to the launcher's poller;
 - s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets;
-- sqs.py: queue changes atomic under concurrent clients;
+- sqs.py: queue changes atomic under concurrent clients, visibility changes wake the receivers;
 - sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
 - dynamodb.py: transactions safe for concurrent writers;
 - rekognition.py: DetectLabels and video label detection jobs answered by the offline model;
@@ -48,6 +48,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     s3.shape_s3_event_records_like_s3,
     s3.deliver_s3_notifications_asynchronously,
     sqs.serialise_sqs_queue_changes,
+    sqs.wake_receivers_when_a_visibility_changes,
     sns.model_sns_subscriptions_in_cloudformation,
     sns.read_raw_message_delivery_as_a_boolean,
     sns.name_the_subscription_in_unsubscribe_urls,

@@ -2,7 +2,7 @@
 
 moto's SQS backend has no lock while its server (and now the event source poller) change queues
 from several threads at once; here every change of a queue's messages is serialised, and a long
-poll waits outside that lock. (SQS -> Lambda event source mappings: lambda_.py and
+poll waits outside that lock; a visibility change wakes whoever waits for the queue's messages. (SQS -> Lambda event source mappings: lambda_.py and
 local_aws/event_source_poller.py.)
 """
 
@@ -61,3 +61,27 @@ def serialise_sqs_queue_changes() -> None:
     for name in _SQS_LOCKED_METHODS:
         setattr(backend_class, name, locked_by(_sqs_lock, ORIGINALS[f"SQSBackend.{name}"]))
     backend_class.receive_message = receive_message
+
+
+def wake_receivers_when_a_visibility_changes() -> None:
+    """ChangeMessageVisibility wakes the receivers waiting on the queue.
+
+    moto's change_message_visibility only gives the message its new visible_at: a receiver waiting
+    on the queue (a long poll, an event source mapping's poller) sees it at its next recheck (1 s
+    for a long poll, up to 5 s for the poller). A message a function delays by 1 s, or makes
+    visible again at once, came back up to 5 s late, and a backlog retried after 1 s, 2 s, 4 s...
+    took several times its delays; on SQS a long poll returns a message as soon as it is visible.
+    Instead each change notifies the queue's waiters, which work out again when to look next.
+    """
+    backend_class = sqs_models.SQSBackend
+    keep_original("SQSBackend.change_message_visibility", backend_class.__dict__["change_message_visibility"])
+    changed_under_lock = backend_class.change_message_visibility  # serialise_sqs_queue_changes' lock, if applied
+
+    def change_message_visibility(self, queue_name, receipt_handle, visibility_timeout):
+        changed_under_lock(self, queue_name, receipt_handle, visibility_timeout)
+        condition = self.get_queue(queue_name)._messages_lock
+        with condition:
+            condition.notify_all()
+
+    change_message_visibility.__wrapped__ = changed_under_lock
+    backend_class.change_message_visibility = change_message_visibility
