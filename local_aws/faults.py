@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 DETECT_LABELS = "RekognitionService.DetectLabels"
+START_LABEL_DETECTION = "RekognitionService.StartLabelDetection"
+GET_LABEL_DETECTION = "RekognitionService.GetLabelDetection"
 TRANSACT_WRITE_ITEMS = "DynamoDB_20120810.TransactWriteItems"
 
 

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,13 +32,15 @@ from botocore.config import Config
 
 from local_aws import cdk_cli
 from local_aws.clients import local_session
-from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, LocalAws
+from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, DEFAULT_VIDEO_JOB_LIMIT, LocalAws
 from local_aws.stack_deployment import STACK_NAME, StackDeployment, stack_on_local_aws
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 IMAGE_ENTRY = "IMAGE"
 LABEL_PREFIX = "LABEL#"
 COUNTER_ENTRY = "COUNT"
+# How often wait_idle looks at the film queues while their messages wait out a delay.
+_FILM_QUEUE_PROBE_S = 0.2
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -71,6 +74,12 @@ class DeployedStack:
         self.table = outputs["TableName"]
         self.function_name = outputs["FunctionName"]
         self.queue_url = outputs["FailedEventsQueueUrl"]
+        self.starter_name = outputs["StarterFunctionName"]
+        self.collector_name = outputs["CollectorFunctionName"]
+        # The film pipeline's dead-letter queues: what the starter or the collector gave up on.
+        self.film_work_urls = (outputs["FilmEventsQueueUrl"], outputs["FilmCompletionsQueueUrl"])
+        self.film_dead_letter_urls = {"FilmEventFailures": outputs["FilmEventFailuresQueueUrl"],
+                                      "FilmCompletionFailures": outputs["FilmCompletionFailuresQueueUrl"]}
         session = local_session(self.endpoint)
         # Many upload threads share the S3 client; the test's own calls never retry silently
         # into a pass, except throttling, which the local AWS does not answer unless injected.
@@ -79,6 +88,8 @@ class DeployedStack:
         self.dynamodb = session.client("dynamodb", endpoint_url=self.endpoint.endpoint_url, config=config)
         self.sqs = session.client("sqs", endpoint_url=self.endpoint.endpoint_url, config=config)
         self.lambda_ = session.client("lambda", endpoint_url=self.endpoint.endpoint_url, config=config)
+        self.logs = session.client("logs", endpoint_url=self.endpoint.endpoint_url, config=config)
+        self.iam = session.client("iam", endpoint_url=self.endpoint.endpoint_url, config=config)
 
     # ---- driving --------------------------------------------------------------------------------
 
@@ -96,11 +107,21 @@ class DeployedStack:
         return dict(zip(objects, versions))
 
     def wait_idle(self, timeout_s: float) -> None:
-        """Until no asynchronous invocation is queued, running or waiting for a retry, and no event source
-        mapping runs a batch or has a visible message waiting."""
-        if not self.aws.wait_idle(timeout_s):
-            raise AssertionError(f"the labeller was still busy after {timeout_s:.0f} s: {self.stats()}, "
-                                 f"event source mappings: {self.aws.event_source_stats()}")
+        """Until no asynchronous invocation is queued, running or waiting for a retry, no event source
+        mapping runs a batch or has a visible message waiting, no video job runs, and the film queues
+        are empty: the local AWS's idleness leaves out messages waiting out a visibility timeout,
+        but a film start or collection the starter or collector delays (a backlog) is work to come."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if not self.aws.wait_idle(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"the labeller was still busy after {timeout_s:.0f} s: {self.stats()}, "
+                                     f"event source mappings: {self.aws.event_source_stats()}")
+            waiting = {url: self.queue_depth(url) for url in self.film_work_urls}
+            if not any(waiting.values()) and self.aws.wait_idle(0):
+                return
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"film messages still waiting after {timeout_s:.0f} s: {waiting}")
+            time.sleep(_FILM_QUEUE_PROBE_S)
 
     def stats(self) -> dict:
         """The AsyncInvoker's counters (cumulative since the local AWS started)."""
@@ -184,11 +205,32 @@ class DeployedStack:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    # ---- the failed-events queue ----------------------------------------------------------------
+    def log_records(self, function_name: str) -> list[dict]:
+        """Every line the function logged (Lambda's JSON log format: one object a line), from the
+        log group CloudWatch Logs keeps for it."""
+        group = self.aws.log_group_of(function_name)
+        records, kwargs = [], {"logGroupName": group}
+        while True:
+            page = self.logs.filter_log_events(**kwargs)
+            for event in page["events"]:
+                try:
+                    record = json.loads(event["message"])
+                except ValueError:  # a line the runtime printed itself
+                    record = {"message": event["message"]}
+                records.append(record if isinstance(record, dict) else {"message": event["message"]})
+            if not page.get("nextToken"):
+                return records
+            kwargs["nextToken"] = page["nextToken"]
 
-    def queue_depth(self) -> int:
+    # ---- the failed-events queue and the film dead-letter queues --------------------------------
+
+    def film_dead_letter_depths(self) -> dict[str, int]:
+        return {name: self.queue_depth(url) for name, url in self.film_dead_letter_urls.items()}
+
+    def queue_depth(self, queue_url: str | None = None) -> int:
+        """Messages in the queue, visible or not (default: the labeller's failed-events queue)."""
         attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
+            QueueUrl=queue_url or self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
@@ -244,9 +286,11 @@ def varied_images(count: int, seed: int) -> list[bytes]:
 # ---- what must hold in the label table whatever happened ---------------------------------------
 
 def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
-    """Every image's label entries match its image item, no entry is orphaned or kept for a failed or
-    deleted image, and each label's counter equals the images carrying it, counted three ways: the
-    entries of a consistent Scan, a Query on the ByLabel index, and the COUNT item. Returns the Scan."""
+    """Every object's label entries match its item, no entry is orphaned or kept for a failed or
+    deleted object, and each label's counter equals the objects carrying it, counted three ways: the
+    entries of a consistent Scan, a Query on the ByLabel index, and the COUNT item. Films (Media
+    "video") carry no Labels list: their entries must be their LabelKeys, all of the item's VersionId
+    and JobId, and at rest no film is still PROCESSING. Returns the Scan."""
     snapshot = stack.snapshot()
     problems: list[str] = []
     carriers: dict[str, set[str]] = {}
@@ -261,12 +305,18 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
         for key in entry_keys:
             carriers.setdefault(key, set()).add(image_id)
     for image_id, image in snapshot.images.items():
-        entry_keys = sorted(entry["LabelKey"] for entry in snapshot.label_entries.get(image_id, []))
+        entries = snapshot.label_entries.get(image_id, [])
+        if image.get("Media") == "video":
+            problems += _film_problems(image_id, image, entries)
+            continue
+        entry_keys = sorted(entry["LabelKey"] for entry in entries)
         if image.get("Status") == "LABELLED":
             named = sorted({label["Name"].casefold() for label in image.get("Labels") or []})
             if entry_keys != sorted(image.get("LabelKeys") or []) or entry_keys != named:
                 problems.append(f"{image_id!r}: entries {entry_keys}, LabelKeys {sorted(image.get('LabelKeys') or [])}, "
                                 f"Labels {named}")
+        if any(entry.get("Media") == "video" for entry in entries):
+            problems.append(f"{image_id!r}: an image with film label entries")
     for label_key in sorted(set(carriers) | set(snapshot.counters)):
         expected = len(carriers.get(label_key, ()))
         by_label = stack.images_with_label(label_key)
@@ -284,18 +334,44 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
     return snapshot
 
 
+def _film_problems(key: str, film: dict, entries: list[dict]) -> list[str]:
+    """What is wrong with a film item and its entries (the visibility rule of the design: an entry
+    counts only for a LABELLED film of the same VersionId and JobId)."""
+    problems = []
+    entry_keys = sorted(entry["LabelKey"] for entry in entries)
+    if film.get("Status") == "PROCESSING":
+        problems.append(f"{key!r}: a film still PROCESSING at rest (job {film.get('JobId')})")
+    if "Labels" in film:
+        problems.append(f"{key!r}: a film item with a Labels list")
+    if film.get("Status") == "LABELLED":
+        if entry_keys != film.get("LabelKeys") or film.get("LabelCount") != len(entries):
+            problems.append(f"{key!r}: entries {entry_keys}, LabelKeys {film.get('LabelKeys')}, "
+                            f"LabelCount {film.get('LabelCount')}")
+        for entry in entries:
+            if (entry.get("VersionId"), entry.get("JobId")) != (film.get("VersionId"), film.get("JobId")):
+                problems.append(f"{key!r}: entry {entry['LabelKey']!r} of version {entry.get('VersionId')} job "
+                                f"{entry.get('JobId')}, the film's {film.get('VersionId')} job {film.get('JobId')}")
+            if entry.get("Media") != "video" or entry.get("Bucket") != film.get("Bucket"):
+                problems.append(f"{key!r}: entry {entry['LabelKey']!r} Media {entry.get('Media')} "
+                                f"Bucket {entry.get('Bucket')}")
+    return problems
+
+
 @contextlib.contextmanager
 def deploy_local_stack(*, state_dir: Path | None = None, context: Mapping[str, str] | None = None,
                        max_workers_per_function: int = 4,
                        retry_delays_s: tuple[float, ...] = (1.0, 2.0),
-                       detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE) -> Iterator[DeployedStack]:
+                       detect_labels_cache_size: int = DEFAULT_DETECT_LABELS_CACHE_SIZE,
+                       video_job_limit: int = DEFAULT_VIDEO_JOB_LIMIT) -> Iterator[DeployedStack]:
     """Start the local AWS, bootstrap, deploy `ImageLabels-dev` with `-c` overrides, yield, stop.
-    `detect_labels_cache_size=0` runs the model for every DetectLabels (benchmarks of its speed)."""
+    `detect_labels_cache_size=0` runs the model for every DetectLabels (benchmarks of its speed);
+    `video_job_limit` is how many Rekognition Video jobs may run at once (a backlog below 20)."""
     with contextlib.ExitStack() as cleanup:
         if state_dir is None:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="local-aws-")))
         aws = LocalAws(state_dir=state_dir, max_workers_per_function=max_workers_per_function,
-                       retry_delays_s=retry_delays_s, detect_labels_cache_size=detect_labels_cache_size)
+                       retry_delays_s=retry_delays_s, detect_labels_cache_size=detect_labels_cache_size,
+                       video_job_limit=video_job_limit)
         deployment = cleanup.enter_context(stack_on_local_aws(aws, context=context))
         yield DeployedStack(aws=aws, deployment=deployment)
 
