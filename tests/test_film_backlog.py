@@ -6,14 +6,12 @@ nothing in either dead-letter queue and the counters exact."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 import pytest
 
 import film_factory
 from film_factory import CAMERAMAN, CAT, CUP, Shot
-from local_stack import DeployedStack, assert_label_index_consistent, deploy_local_stack
+from film_stack import deploy_film_stack, retried_messages, upload_films_and_wait
+from local_stack import DeployedStack, assert_label_index_consistent
 
 JOB_LIMIT = 2
 PAIRS = [(CAT, CUP), (CUP, CAT), (CAT, CAMERAMAN), (CAMERAMAN, CUP), (CUP, CUP),
@@ -26,20 +24,14 @@ SURE_LABEL = {CAT: "cat", CUP: "cup", CAMERAMAN: "person"}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with deploy_local_stack(state_dir=tmp_path_factory.mktemp("local-aws"), video_job_limit=JOB_LIMIT,
-                            context={"videoRetrySeconds": "1"}) as deployed:
+    with deploy_film_stack(tmp_path_factory, video_job_limit=JOB_LIMIT) as deployed:
         yield deployed
 
 
 @pytest.fixture(scope="module")
 def backlog(stack: DeployedStack):
-    before = stack.aws.event_source_stats()
-    uploaded = time.time()
-    versions = stack.put_many({key: film_factory.film(shots) for key, shots in FILMS.items()}, threads=len(FILMS))
-    stack.wait_idle(300)
-    after = stack.aws.event_source_stats()
-    return {"versions": versions, "uploaded": uploaded,
-            "stats": {name: after[name] - before.get(name, 0) for name in after if name != "in_flight"}}
+    return upload_films_and_wait(stack, {key: film_factory.film(shots) for key, shots in FILMS.items()},
+                                 timeout_s=300, threads=len(FILMS))
 
 
 def shown(shots: list[Shot]) -> set[str]:
@@ -51,9 +43,9 @@ def test_every_film_of_the_backlog_ends_labelled_with_its_version_and_labels(sta
     for key, shots in FILMS.items():
         item = stack.image(key)
         assert item["Status"] == "LABELLED", (key, item.get("Status"), item.get("Error"))
-        assert item["VersionId"] == backlog["versions"][key]
+        assert item["VersionId"] == backlog.versions[key]
         assert shown(shots) == set(item["LabelKeys"]) & set(SURE_LABEL.values()), (key, item["LabelKeys"])
-        seconds[key] = round(datetime.fromisoformat(item["UpdatedAt"]).timestamp() - backlog["uploaded"], 1)
+        seconds[key] = round(backlog.seconds_to(item), 1)
     snapshot = assert_label_index_consistent(stack)
     for label in SURE_LABEL.values():
         assert snapshot.counters[label] == sum(label in shown(shots) for shots in FILMS.values()), label
@@ -61,8 +53,7 @@ def test_every_film_of_the_backlog_ends_labelled_with_its_version_and_labels(sta
 
 
 def test_the_starter_met_the_job_limit_and_delayed_the_refused_starts(stack: DeployedStack, backlog):
-    refused = [record for record in stack.log_records(stack.starter_name)
-               if record.get("message") == "Message not processed; it will be retried"]
+    refused = retried_messages(stack, stack.starter_name)
     assert refused, "no start was refused: the backlog was never built"
     # botocore's modelled exception of Rekognition's answer, and nothing else was retried.
     assert {record.get("errorType") for record in refused} == {"LimitExceededException"}
@@ -71,10 +62,8 @@ def test_the_starter_met_the_job_limit_and_delayed_the_refused_starts(stack: Dep
 
 
 def test_nothing_was_lost_or_left_in_a_dead_letter_queue(stack: DeployedStack, backlog):
-    stats = backlog["stats"]
+    stats = backlog.poller
     # One S3 event and one job completion a film, each deleted once it was processed.
     assert stats["messages_deleted"] == 2 * len(FILMS), stats
     assert stack.film_dead_letter_depths() == {"FilmEventFailures": 0, "FilmCompletionFailures": 0}
-    collector_retries = [record for record in stack.log_records(stack.collector_name)
-                         if record.get("message") == "Message not processed; it will be retried"]
-    assert collector_retries == []  # every completion was collected the first time
+    assert retried_messages(stack, stack.collector_name) == []  # every completion collected the first time

@@ -5,38 +5,27 @@ until the DLQ: a retry loop for something no retry can fix)."""
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 import pytest
 
 from film_bad_input_corpus import FAILED, LABELLED, FilmCase, corpus
-from local_stack import DeployedStack, assert_label_index_consistent, deploy_local_stack
+from film_stack import deploy_film_stack, upload_films_and_wait
+from local_stack import DeployedStack, assert_label_index_consistent
 
 CASES = corpus()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with deploy_local_stack(state_dir=tmp_path_factory.mktemp("local-aws"),
-                            context={"videoRetrySeconds": "1"}) as deployed:
+    with deploy_film_stack(tmp_path_factory) as deployed:
         yield deployed
 
 
 @pytest.fixture(scope="module")
 def outcome(stack: DeployedStack):
-    """Every case uploaded at once, then the pipeline left to finish."""
-    before = stack.aws.event_source_stats()
-    uploaded = time.time()
-    versions = stack.put_many({case.key: case.body() for case in CASES})
-    stack.wait_idle(240)
-    after = stack.aws.event_source_stats()
-    return {
-        "versions": versions,
-        "uploaded": uploaded,
-        "stats": {name: after[name] - before.get(name, 0) for name in after if name != "in_flight"},
-        "snapshot": assert_label_index_consistent(stack),
-    }
+    """Every case uploaded at once, then the pipeline left to finish; the table checked."""
+    uploads = upload_films_and_wait(stack, {case.key: case.body() for case in CASES})
+    assert_label_index_consistent(stack)
+    return uploads
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.name) for case in CASES])
@@ -44,7 +33,7 @@ def test_each_film_ends_in_its_documented_state(stack: DeployedStack, outcome, c
     item = stack.image(case.key)
     assert item is not None, f"{case.key!r}: no item at all (the event was lost)"
     assert (item["Status"], item["Media"]) == (case.status, "video"), item.get("Error") or item
-    assert item["VersionId"] == outcome["versions"][case.key] and item["JobId"]
+    assert item["VersionId"] == outcome.versions[case.key] and item["JobId"]
     entries = stack.label_entries(case.key)
     if case.status == FAILED:
         assert item["Error"] == {"Code": case.error_code, "Message": case.status_message}
@@ -59,7 +48,7 @@ def test_each_film_ends_in_its_documented_state(stack: DeployedStack, outcome, c
 
 
 def test_nothing_was_retried_or_left_in_a_dead_letter_queue(stack: DeployedStack, outcome):
-    stats = outcome["stats"]
+    stats = outcome.poller
     # One S3 event a film for the starter, one job completion a film for the collector: each
     # processed once, first time, and deleted.
     assert stats["failed"] == 0 and stats["partially_failed"] == 0, stats
@@ -69,6 +58,5 @@ def test_nothing_was_retried_or_left_in_a_dead_letter_queue(stack: DeployedStack
     assert [entry for entry in invoked if entry["function_error"]] == []
     for function_name in (stack.starter_name, stack.collector_name):
         assert [record for record in stack.log_records(function_name) if record.get("level") == "ERROR"] == []
-    settled = {case.key: datetime.fromisoformat(stack.image(case.key)["UpdatedAt"]).timestamp() for case in CASES}
     print("\nseconds from upload to the final state:",
-          {key: round(moment - outcome["uploaded"], 1) for key, moment in settled.items()})
+          {case.key: round(outcome.seconds_to(stack.image(case.key)), 1) for case in CASES})

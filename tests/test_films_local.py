@@ -9,7 +9,6 @@ previous ones left, as a user's library grows.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -17,12 +16,13 @@ import pytest
 import film_factory
 from film_factory import ASTRONAUT, CAMERAMAN, CAT, CUP, Shot, shot_times_ms
 from film_labeller.collect import PAGE_BUDGET
+from film_stack import deploy_film_stack, retried_messages, upload_films_and_wait
 from iam_exercise import assert_role_fits_its_calls
 from local_aws import faults
 from local_aws.film_sampling import DEFAULT_SAMPLE_INTERVAL_MS
 from local_aws.rekognition_model import OfflineLabeller
 from local_aws.rekognition_video import MAX_RESULTS
-from local_stack import DeployedStack, assert_label_index_consistent, deploy_local_stack
+from local_stack import DeployedStack, assert_label_index_consistent
 
 INTERVAL = DEFAULT_SAMPLE_INTERVAL_MS
 SHOTS = [Shot.of(CAT, 3), Shot.of(CUP, 3), Shot.of((CAT, CUP), 3)]
@@ -43,23 +43,19 @@ SECONDS_TO_LABELLED: list[tuple[str, float]] = []  # (key, seconds) per upload, 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    # A refused start or collection is tried again after 1 s, 2 s... instead of 60 s, 120 s...
-    with deploy_local_stack(state_dir=tmp_path_factory.mktemp("local-aws"),
-                            context={"videoRetrySeconds": "1"}) as deployed:
+    with deploy_film_stack(tmp_path_factory) as deployed:
         yield deployed
 
 
 def upload_and_wait(stack: DeployedStack, films: dict[str, bytes]) -> dict[str, str]:
     """Uploads at once, waits until the pipeline is idle; key -> VersionId. Keeps each film's
     seconds from upload to the collector's LABELLED write."""
-    uploaded = time.time()
-    versions = stack.put_many(films)
-    stack.wait_idle(180)
+    uploads = upload_films_and_wait(stack, films, timeout_s=180)
     for key in films:
         item = stack.image(key)
         if item and item.get("Status") == "LABELLED":
-            SECONDS_TO_LABELLED.append((key, datetime.fromisoformat(item["UpdatedAt"]).timestamp() - uploaded))
-    return versions
+            SECONDS_TO_LABELLED.append((key, uploads.seconds_to(item)))
+    return uploads.versions
 
 
 def segments(stack: DeployedStack, key: str) -> dict[str, list[tuple[int, int]]]:
@@ -182,7 +178,7 @@ def test_a_film_whose_start_and_collection_are_refused_once_ends_labelled(stack,
                        message="An Amazon Rekognition service limit was exceeded.")
     injector.fail_next(faults.GET_LABEL_DETECTION, 1, code="AccessDeniedException",
                        message="User is not authorized to perform: rekognition:GetLabelDetection", status=400)
-    retried_before = {name: retried(stack, name) for name in (stack.starter_name, stack.collector_name)}
+    retried_before = {name: len(retried_messages(stack, name)) for name in (stack.starter_name, stack.collector_name)}
     upload_and_wait(stack, {"refused/shots.mp4": film_factory.film(SHOTS)})
 
     assert injector.injected(faults.START_LABEL_DETECTION) == 2
@@ -190,14 +186,9 @@ def test_a_film_whose_start_and_collection_are_refused_once_ends_labelled(stack,
     assert stack.image("refused/shots.mp4")["Status"] == "LABELLED"
     assert_segments_cover_the_shots(segments(stack, "refused/shots.mp4"), SHOTS, TRUTH)
     for name in (stack.starter_name, stack.collector_name):
-        assert retried(stack, name) == retried_before[name] + 1, name
+        assert len(retried_messages(stack, name)) == retried_before[name] + 1, name
     assert stack.film_dead_letter_depths() == {"FilmEventFailures": 0, "FilmCompletionFailures": 0}
     assert_label_index_consistent(stack)
-
-
-def retried(stack: DeployedStack, function_name: str) -> int:
-    return sum(record.get("message") == "Message not processed; it will be retried"
-               for record in stack.log_records(function_name))
 
 
 # Granted, never called by the function's code: Lambda calls them with the function's role.
