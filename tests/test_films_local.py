@@ -168,6 +168,7 @@ def test_a_film_read_one_segment_a_page_gets_the_labels_it_gets_in_one_page(stac
     assert [record.get("pages") for record in continuations] == [
         PAGE_BUDGET * n for n in range(1, len(continuations) + 1)]
     assert_label_index_consistent(stack)
+    print(f"\n{len(whole)} labels, {pages} segments: {pages} pages, handed on {len(continuations)} times")
 
 
 def test_a_film_whose_start_and_collection_are_refused_once_ends_labelled(stack, injector):
