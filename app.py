@@ -10,10 +10,11 @@ import os
 
 from aws_cdk import App, Environment
 
+from stacks.ci_access_settings import GitHubDeploySettings
 from stacks.ci_access_stack import CiAccessStack
 from stacks.compliance import acknowledge_cdk_notification_handler, add_compliance_checks
 from stacks.image_labels_stack import ImageLabelsStack
-from stacks.settings import GitHubDeploySettings, PipelineSettings
+from stacks.settings import PipelineSettings
 
 
 def build_app(app: App) -> ImageLabelsStack:

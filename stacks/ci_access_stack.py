@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.ci_access import GitHubDeployAccess
-from stacks.settings import GitHubDeploySettings
+from stacks.ci_access_settings import GitHubDeploySettings
 
 
 class CiAccessStack(Stack):

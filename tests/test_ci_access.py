@@ -11,7 +11,8 @@ from aws_cdk.assertions import Template
 
 from conftest import cdk_json_context
 from stacks.ci_access_stack import CiAccessStack
-from stacks.settings import GitHubDeploySettings, SettingsError
+from stacks.ci_access_settings import GitHubDeploySettings
+from stacks.settings import SettingsError
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 GITHUB = {"githubOwner": "media-co", "githubRepository": "image-labels", "githubBranches": "main,release"}
