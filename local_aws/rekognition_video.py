@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from local_aws.film_sampling import DEFAULT_SAMPLE_INTERVAL_MS, FilmError, FilmLabels, LabelFrame, film_segments
@@ -83,6 +83,17 @@ def offline_label_frame(labeller: OfflineLabeller) -> LabelFrame:
     return partial(labeller.label_rgb, min_confidence=0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobTimes:
+    """When a job was started (StartLabelDetection), taken by a worker and finished (its result
+    or failure set, before the notification), in time.monotonic() seconds: what a benchmark
+    needs to tell the job's own decode-and-label time from the pipeline around it."""
+
+    submitted: float
+    started: float | None = None  # None while it waits for a worker
+    finished: float | None = None  # None while it runs
+
+
 @dataclass(kw_only=True)
 class _Job:
     job_id: str
@@ -97,6 +108,7 @@ class _Job:
     status_message: str | None = None
     result: FilmLabels | None = None
     entries: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # by (SortBy, AggregateBy)
+    times: JobTimes = field(default_factory=lambda: JobTimes(submitted=time.monotonic()))
 
 
 class LocalVideoJobs:
@@ -198,6 +210,8 @@ class LocalVideoJobs:
 
     def _run(self, job: _Job, stored: StoredVideo) -> None:
         notified_status = "SUCCEEDED"
+        with self._changed:
+            job.times = replace(job.times, started=time.monotonic())
         try:
             try:
                 result = film_segments(
@@ -227,6 +241,7 @@ class LocalVideoJobs:
     def _finish(self, job: _Job, *, status: str, result: FilmLabels | None = None, message: str | None = None):
         with self._changed:
             job.status, job.result, job.status_message = status, result, message
+            job.times = replace(job.times, finished=time.monotonic())
             self._changed.notify_all()
 
     def _notify(self, job: _Job, status: str) -> None:
@@ -312,7 +327,13 @@ class LocalVideoJobs:
             raise RekognitionError("InvalidPaginationTokenException", BAD_TOKEN_MESSAGE)
         return offset
 
-    # --- for tests and shutdown ---------------------------------------------------------------------
+    # --- for tests, benchmarks and shutdown -------------------------------------------------------
+
+    def job_times(self, job_id: str) -> JobTimes | None:
+        """When the job was started, taken by a worker and finished; None for an unknown job."""
+        with self._changed:
+            job = self._jobs.get(job_id)
+            return None if job is None else job.times
 
     def wait_idle(self, timeout: float) -> bool:
         """True once every started job has ended and sent its notification; False on timeout."""

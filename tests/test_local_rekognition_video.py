@@ -429,6 +429,33 @@ def test_jobs_past_the_concurrent_limit_are_refused_until_one_ends(labeller, sto
         engine.shutdown()
 
 
+def test_a_jobs_times_say_when_it_was_started_taken_by_a_worker_and_finished(labeller, store):
+    release, published = threading.Event(), Published()
+    labelling = threading.Event()
+
+    def held_label_frame(rgb):
+        labelling.set()
+        release.wait(timeout=60)
+        return labeller.label_rgb(rgb, min_confidence=0)
+
+    engine = LocalVideoJobs(label_frame=held_label_frame, label_model_version="held", publish=published)
+    try:
+        before = time.monotonic()
+        status, body = start(engine, store, "one-frame.mp4", NotificationChannel=CHANNEL)
+        assert status == 200 and labelling.wait(timeout=60)
+        running = engine.job_times(body["JobId"])
+        assert before <= running.submitted <= running.started and running.finished is None
+        release.set()
+        assert engine.wait_idle(timeout=60)
+        done = engine.job_times(body["JobId"])
+        assert (done.submitted, done.started) == (running.submitted, running.started)
+        assert running.started <= done.finished <= time.monotonic()
+        assert engine.job_times("0" * 64) is None
+    finally:
+        release.set()
+        engine.shutdown()
+
+
 def test_a_failing_notification_does_not_change_the_job(labeller, store):
     def broken_publish(topic_arn, role_arn, message):
         raise ConnectionError("SNS is down")
