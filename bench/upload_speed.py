@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import multiprocessing
 import os
 import struct
@@ -28,16 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
-for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-    os.environ[name] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from placeholder_stack import REGION, STACK, bucket_behind_placeholder_stack  # noqa: E402  (fake credentials first)
 
 import boto3  # noqa: E402
 
 from imagelabels.cli import main as imagelabels  # noqa: E402
 
-REGION = "eu-west-1"
-STACK = "ImageLabels-bench"
 BUCKET = "bench-images"
 
 
@@ -85,12 +81,8 @@ def measure(files: list[Path], *, concurrency: int, latency_seconds: float) -> t
         port = parent.recv()
         endpoint = f"http://127.0.0.1:{port}"
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        template = {"Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
-                    "Outputs": {"BucketName": {"Value": BUCKET}, "TableName": {"Value": "unused"}}}
-        boto3.client("cloudformation", endpoint_url=endpoint, region_name=REGION).create_stack(
-            StackName=STACK, TemplateBody=json.dumps(template))
+        bucket_behind_placeholder_stack(s3, boto3.client("cloudformation", endpoint_url=endpoint, region_name=REGION),
+                                        BUCKET)
 
         started = time.perf_counter()
         for path in files:
