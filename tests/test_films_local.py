@@ -104,6 +104,24 @@ def test_mp4_mov_and_upper_case_films_get_labels_where_their_shots_show_them(sta
     assert stack.film_dead_letter_depths() == {"FilmEventFailures": 0, "FilmCompletionFailures": 0}
 
 
+def test_a_search_for_two_labels_answers_only_where_both_are_on_screen(stack):
+    """`imagelabels search cat cup` against the deployed stack: the films where the cat and the cup
+    are on screen at once (the third shot, 6-9 s), never the shots where only one of them is."""
+    import json
+
+    code, out, err = stack.cli("search", "cat", "cup", "--json")
+    assert (code, err) == (0, "")
+    hits = {hit["key"]: hit for hit in json.loads(out)}
+    assert set(hits) == {"films/shots.mp4", "films/shots.mov"}  # HOLIDAY.MP4 shows neither
+    for hit in hits.values():
+        assert hit["media"] == "video"
+        (together,) = hit["segments"]
+        assert 6000 <= together["start_ms"] < 6000 + INTERVAL and 9000 <= together["end_ms"] <= 9000 + INTERVAL
+    code, out, _ = stack.cli("search", "cat", "--json")
+    cat_hits = {hit["key"]: hit for hit in json.loads(out)}
+    assert len(cat_hits["films/shots.mp4"]["segments"]) == 2  # the first shot and the third
+
+
 def test_a_film_uploaded_again_with_other_shots_has_only_the_new_versions_labels(stack):
     before = stack.snapshot().counters
     old_keys = set(stack.image("films/shots.mp4")["LabelKeys"])
