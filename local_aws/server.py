@@ -326,8 +326,8 @@ class LocalAws:
     def wait_idle(self, timeout_s: float) -> bool:
         """True once, at one moment, no asynchronous invocation is queued, running or waiting for a retry,
         no event source mapping is running a batch or has a visible message in its queue (messages
-        waiting out a visibility timeout do not count), and no video job is running. Each can feed the other, so both are asked
-        again until neither has anything; False on timeout."""
+        waiting out a visibility timeout do not count), and no video job is running. Each can feed the
+        others, so all are asked again until none has anything; False on timeout."""
         deadline = time.monotonic() + timeout_s
         while True:
             # Asked afresh each round: the first StartLabelDetection creates the video jobs.

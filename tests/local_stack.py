@@ -30,6 +30,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
+from film_invariants import film_problems
 from local_aws import cdk_cli
 from local_aws.clients import local_session
 from local_aws.server import DEFAULT_DETECT_LABELS_CACHE_SIZE, DEFAULT_VIDEO_JOB_LIMIT, LocalAws
@@ -307,7 +308,7 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
     for image_id, image in snapshot.images.items():
         entries = snapshot.label_entries.get(image_id, [])
         if image.get("Media") == "video":
-            problems += _film_problems(image_id, image, entries)
+            problems += film_problems(image_id, image, entries)
             continue
         entry_keys = sorted(entry["LabelKey"] for entry in entries)
         if image.get("Status") == "LABELLED":
@@ -332,29 +333,6 @@ def assert_label_index_consistent(stack: DeployedStack) -> TableSnapshot:
         problems.append(f"items of no known kind: {snapshot.other[:3]}")
     assert not problems, "label table inconsistent:\n" + "\n".join(problems[:30])
     return snapshot
-
-
-def _film_problems(key: str, film: dict, entries: list[dict]) -> list[str]:
-    """What is wrong with a film item and its entries (the visibility rule of the design: an entry
-    counts only for a LABELLED film of the same VersionId and JobId)."""
-    problems = []
-    entry_keys = sorted(entry["LabelKey"] for entry in entries)
-    if film.get("Status") == "PROCESSING":
-        problems.append(f"{key!r}: a film still PROCESSING at rest (job {film.get('JobId')})")
-    if "Labels" in film:
-        problems.append(f"{key!r}: a film item with a Labels list")
-    if film.get("Status") == "LABELLED":
-        if entry_keys != film.get("LabelKeys") or film.get("LabelCount") != len(entries):
-            problems.append(f"{key!r}: entries {entry_keys}, LabelKeys {film.get('LabelKeys')}, "
-                            f"LabelCount {film.get('LabelCount')}")
-        for entry in entries:
-            if (entry.get("VersionId"), entry.get("JobId")) != (film.get("VersionId"), film.get("JobId")):
-                problems.append(f"{key!r}: entry {entry['LabelKey']!r} of version {entry.get('VersionId')} job "
-                                f"{entry.get('JobId')}, the film's {film.get('VersionId')} job {film.get('JobId')}")
-            if entry.get("Media") != "video" or entry.get("Bucket") != film.get("Bucket"):
-                problems.append(f"{key!r}: entry {entry['LabelKey']!r} Media {entry.get('Media')} "
-                                f"Bucket {entry.get('Bucket')}")
-    return problems
 
 
 @contextlib.contextmanager
