@@ -63,6 +63,29 @@ class ImageStore(Construct):
             "bucket's objects (s3:GetObject, s3:GetObjectVersion only), not the bucket or other buckets.",
         )
 
+    def grant_web_reads_and_uploads(self, grantee: iam.Role) -> None:
+        """What the web page's API presigns: reads of an exact version (GetObject, GetObjectVersion)
+        and uploads, single or in parts (PutObject authorises CreateMultipartUpload, UploadPart and
+        CompleteMultipartUpload; AbortMultipartUpload is its own action)."""
+        grantee.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PresignImageReadsAndUploads",
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.bucket.arn_for_objects("*")],
+            )
+        )
+        bucket = Stack.of(self).get_logical_id(self.bucket.node.default_child)
+        acknowledge(grantee, f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+            "The page shows and uploads any object of the library, whatever its key: objects of the image "
+            "bucket only, reads and uploads only (no delete, no listing).",
+        )
+
+    def grant_upload_cors(self, grantee: iam.Role) -> None:
+        """PutBucketCors and DeleteBucketCors are both authorised as s3:PutBucketCORS, on the bucket."""
+        grantee.add_to_principal_policy(
+            iam.PolicyStatement(sid="SetUploadCors", actions=["s3:PutBucketCORS"], resources=[self.bucket.bucket_arn])
+        )
+
     def _grant_object_reads(self, grantee: iam.Role, sid: str, reason: str) -> None:
         grantee.add_to_principal_policy(
             iam.PolicyStatement(

@@ -84,6 +84,21 @@ class LabelIndex(Construct):
         self._grant(grantee, "WriteFilmLabels",
                     ["GetItem", "PutItem", "DeleteItem", "UpdateItem", "ConditionCheckItem", "Query"])
 
+    def grant_web_reads(self, grantee: iam.IGrantable) -> None:
+        """What the web page's API reads: Queries of the table (an object's entries) and of both
+        indexes (search, the catalogue), and item reads (the counters, the objects of a page of hits)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="QueryLabels",
+                actions=["dynamodb:Query"],
+                resources=[
+                    self.table.table_arn,
+                    *(f"{self.table.table_arn}/index/{index}" for index in (BY_LABEL_INDEX, LABEL_CATALOG_INDEX)),
+                ],
+            )
+        )
+        self._grant(grantee, "ReadLabelItems", ["GetItem", "BatchGetItem"])
+
     def _grant(self, grantee: iam.IGrantable, sid: str, operations: list[str]) -> None:
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(

@@ -53,15 +53,47 @@ STAGE_DEFAULTS: dict[str, Any] = {
     "videoMinConfidence": None,  # None: the stage's minConfidence
     "videoStartConcurrency": 2,
     "videoRetrySeconds": 60,
+    # Interim: the web page is composed into the stack only with web=true until the local AWS
+    # models CloudFront, Cognito and the HTTP API (web-design.md, "Order").
+    "web": False,
+    "webAuthDomainPrefix": None,  # None: derived from the stack name and the account
+    "webDomainName": None,
+    "webCertificateArn": None,
+    "webUrlSeconds": 900,
+    "webUploadUrlSeconds": 3600,
+    "webThrottleRate": 20,
+    "webThrottleBurst": 40,
 }
 
 # CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
 _STACK_NAME_PART = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Cognito's rule for a domain prefix: lower-case letters, digits and inner hyphens, at most 63, and
+# none of the words it reserves.
+_AUTH_DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
+_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# CloudFront only takes certificates from ACM in us-east-1.
+_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+")
+# Presigned URL lifetimes S3 accepts with SigV4: up to seven days.
+MAX_URL_SECONDS = 7 * 24 * 3600
 
 
 class SettingsError(ValueError):
     """A context value that cannot be deployed; the message names the key and what it accepts."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebSettings:
+    """The web page's settings (README, "Settings")."""
+
+    auth_domain_prefix: str | None  # None: the stack derives one from its name and account
+    domain_name: str | None
+    certificate_arn: str | None
+    url_seconds: int
+    upload_url_seconds: int
+    throttle_rate: float
+    throttle_burst: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +111,8 @@ class PipelineSettings:
     video_min_confidence: float
     video_start_concurrency: int
     video_retry_seconds: int
+    web_page: bool
+    web: WebSettings
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -185,7 +219,58 @@ class PipelineSettings:
             video_min_confidence=video_min_confidence,
             video_start_concurrency=video_start_concurrency,
             video_retry_seconds=video_retry_seconds,
+            web_page=read("web", _boolean),
+            web=_web_settings(read),
         )
+
+
+def _web_settings(read: "_StageReader") -> WebSettings:
+    prefix = read("webAuthDomainPrefix", _optional_text)
+    if prefix is not None and (
+        not _AUTH_DOMAIN_PREFIX.fullmatch(prefix) or any(word in prefix for word in _RESERVED_IN_PREFIX)
+    ):
+        raise SettingsError(
+            f"context {read.where('webAuthDomainPrefix')!r} must be 1-63 lower-case letters, digits and inner "
+            f"hyphens without the words {', '.join(_RESERVED_IN_PREFIX)} (Cognito's rule), got {prefix!r}"
+        )
+    domain = read("webDomainName", _optional_text)
+    certificate = read("webCertificateArn", _optional_text)
+    if (domain is None) != (certificate is None):
+        raise SettingsError(
+            f"context {read.where('webDomainName')!r} and {read.where('webCertificateArn')!r} go together: a "
+            "custom domain needs its certificate and a certificate is only used for the domain; set both or neither"
+        )
+    if domain is not None and not _DOMAIN_NAME.fullmatch(domain):
+        raise SettingsError(f"context {read.where('webDomainName')!r} must be a lower-case DNS name, got {domain!r}")
+    if certificate is not None and not _CERTIFICATE_ARN.fullmatch(certificate):
+        raise SettingsError(
+            f"context {read.where('webCertificateArn')!r} must be the ARN of an ACM certificate in us-east-1 "
+            f"(the only Region CloudFront takes certificates from), got {certificate!r}"
+        )
+    seconds = {}
+    for key in ("webUrlSeconds", "webUploadUrlSeconds"):
+        seconds[key] = read(key, _whole_number)
+        if not 60 <= seconds[key] <= MAX_URL_SECONDS:
+            raise SettingsError(
+                f"context {read.where(key)!r} must be between 60 and {MAX_URL_SECONDS} seconds (S3 presigned "
+                f"URLs last at most seven days), got {seconds[key]}"
+            )
+    rate = read("webThrottleRate", _number)
+    burst = read("webThrottleBurst", _whole_number)
+    if rate <= 0 or burst < 1:
+        raise SettingsError(
+            f"context {read.where('webThrottleRate')!r} must be above 0 requests per second and "
+            f"{read.where('webThrottleBurst')!r} at least 1, got {rate} and {burst}"
+        )
+    return WebSettings(
+        auth_domain_prefix=prefix,
+        domain_name=domain,
+        certificate_arn=certificate,
+        url_seconds=seconds["webUrlSeconds"],
+        upload_url_seconds=seconds["webUploadUrlSeconds"],
+        throttle_rate=rate,
+        throttle_burst=burst,
+    )
 
 
 def stage_names(node: Node) -> list[str]:
