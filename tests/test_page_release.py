@@ -217,3 +217,38 @@ def test_failures_of_aws_calls_are_answered_failed_with_the_error(aws):
     assert "not 'Custom::Other'" in statuses[2][1]
     # A failed Create still names a physical id, so CloudFormation's rollback Delete can follow it.
     assert all(d["PhysicalResourceId"] for d in responses.documents)
+
+
+class SlowContext:
+    """A Lambda context with little time left."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_release_that_runs_out_of_time_is_answered_failed_once(aws, monkeypatch):
+    s3, _, distribution, responses = aws
+    key = page_zip(s3, "one.zip", {"index.html": "1"})
+    stuck = threading.Event()
+    monkeypatch.setattr(handler, "TIMEOUT_MARGIN_S", 0.0)
+
+    def stuck_publish(*args, **kwargs):
+        stuck.wait(5)
+        return []
+
+    monkeypatch.setattr(handler, "publish", stuck_publish)
+    released = threading.Thread(target=handler.handle, args=(
+        event(responses, "Create", "Custom::PagePublication", publication(key, distribution)), SlowContext(100)))
+    released.start()
+    for _ in range(100):  # the watchdog's answer arrives while the work is still stuck
+        if responses.documents:
+            break
+        stuck.wait(0.05)
+    stuck.set()
+    released.join()
+    (answer,) = responses.documents
+    assert answer["Status"] == "FAILED"
+    assert "ran out of time" in answer["Reason"]

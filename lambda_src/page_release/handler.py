@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import boto3
 
@@ -15,19 +16,52 @@ logger = logging.getLogger()
 s3 = boto3.client("s3")
 cloudfront = boto3.client("cloudfront")
 
+# Answered FAILED this long before Lambda would stop the function, so a slow S3 or CloudFront call
+# fails the stack operation with a reason instead of leaving it waiting for an hour.
+TIMEOUT_MARGIN_S = 5.0
+
 
 def handle(event: dict, context) -> None:
     physical_id = event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-{event['RequestId']}"
+    answer = _OneAnswer(event)
+    remaining_s = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+    watchdog = None
+    if remaining_s is not None:
+        watchdog = threading.Timer(max(remaining_s - TIMEOUT_MARGIN_S, 0.0), answer.send, kwargs={
+            "status": "FAILED", "physical_id": physical_id,
+            "reason": f"the release function ran out of time ({remaining_s:.0f} s)",
+        })
+        watchdog.daemon = True
+        watchdog.start()
     try:
         physical_id, data = apply(event)
     except Exception as error:  # every failure must reach CloudFormation, or the stack hangs
         logger.exception("%s %s failed", event.get("RequestType"), event.get("ResourceType"))
-        document = cfn_response.response_document(
-            event, status="FAILED", physical_id=physical_id, reason=f"{type(error).__name__}: {error}"
-        )
+        answer.send(status="FAILED", physical_id=physical_id, reason=f"{type(error).__name__}: {error}")
     else:
-        document = cfn_response.response_document(event, status="SUCCESS", physical_id=physical_id, data=data)
-    cfn_response.send(event["ResponseURL"], document)
+        answer.send(status="SUCCESS", physical_id=physical_id, data=data)
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+class _OneAnswer:
+    """CloudFormation takes the first answer to a request; the watchdog and the work race for it."""
+
+    def __init__(self, event: dict) -> None:
+        self._event = event
+        self._lock = threading.Lock()
+        self._sent = False
+
+    def send(self, *, status: str, physical_id: str, reason: str = "", data: dict | None = None) -> None:
+        with self._lock:
+            if self._sent:
+                return
+            self._sent = True
+            document = cfn_response.response_document(
+                self._event, status=status, physical_id=physical_id, reason=reason, data=data
+            )
+            cfn_response.send(self._event["ResponseURL"], document)
 
 
 def apply(event: dict) -> tuple[str, dict]:
