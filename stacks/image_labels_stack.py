@@ -17,7 +17,7 @@ from stacks.image_store import ImageStore
 from stacks.label_index import LabelIndex
 from stacks.labeller import Labeller
 from stacks.page_release import PageRelease
-from stacks.settings import PipelineSettings
+from stacks.settings import PipelineSettings, default_auth_domain_prefix
 from stacks.web_api import WebApi
 from stacks.web_site import WebSite
 from stacks.web_users import SCOPES, WebUsers
@@ -116,7 +116,7 @@ class ImageLabelsStack(Stack):
 
     def _add_web_page(self, images: ImageStore, index: LabelIndex, settings: PipelineSettings) -> "WebPage":
         web = settings.web
-        domain_prefix = web.auth_domain_prefix or f"{self.stack_name.lower()}-{self.account}"
+        domain_prefix = web.auth_domain_prefix or default_auth_domain_prefix(self.stack_name, self.account)
         # The sign-in domain's name is known from its prefix; the site's CSP names it, and the app
         # client names the site's origins, so the user pool comes after the site.
         auth_domain_name = WebUsers.domain_name_for(self, domain_prefix)

@@ -219,13 +219,27 @@ class PipelineSettings:
             video_min_confidence=video_min_confidence,
             video_start_concurrency=video_start_concurrency,
             video_retry_seconds=video_retry_seconds,
-            web_page=read("web", _boolean),
-            web=_web_settings(read),
+            web_page=(web_page := read("web", _boolean)),
+            web=_web_settings(read, stack_name=stack_name, web_page=web_page),
         )
 
 
-def _web_settings(read: "_StageReader") -> WebSettings:
+def default_auth_domain_prefix(stack_name: str, account: str) -> str:
+    """The sign-in domain's prefix when webAuthDomainPrefix is unset: unique per stack and account."""
+    return f"{stack_name.lower()}-{account}"
+
+
+def _web_settings(read: "_StageReader", *, stack_name: str, web_page: bool) -> WebSettings:
     prefix = read("webAuthDomainPrefix", _optional_text)
+    derived = default_auth_domain_prefix(stack_name, "123456789012")  # every account id has 12 digits
+    if web_page and prefix is None and (
+        not _AUTH_DOMAIN_PREFIX.fullmatch(derived) or any(word in derived for word in _RESERVED_IN_PREFIX)
+    ):
+        raise SettingsError(
+            f"the stack name {stack_name!r} cannot make Cognito's sign-in domain prefix (1-63 lower-case letters, "
+            f"digits and hyphens without the words {', '.join(_RESERVED_IN_PREFIX)}): set context "
+            "'webAuthDomainPrefix'"
+        )
     if prefix is not None and (
         not _AUTH_DOMAIN_PREFIX.fullmatch(prefix) or any(word in prefix for word in _RESERVED_IN_PREFIX)
     ):

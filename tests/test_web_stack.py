@@ -318,6 +318,11 @@ def test_web_settings_have_safe_defaults():
     assert web.throttle_rate > 0 and web.throttle_burst >= 1
 
 
+def test_a_stack_name_cognito_refuses_needs_a_prefix_of_its_own():
+    assert web_settings(web=True, stackNamePrefix="ImageLabelsAws", webAuthDomainPrefix="media-labels") \
+        .auth_domain_prefix == "media-labels"
+
+
 def test_a_custom_domain_comes_with_its_certificate():
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0f8c4a7e-1b2c-4d5e-9f00-123456789abc"
     web = web_settings(webDomainName="labels.example.com", webCertificateArn=certificate,
@@ -344,6 +349,9 @@ def test_a_custom_domain_comes_with_its_certificate():
         ({"webThrottleRate": 0}, "'webThrottleRate' must be above 0"),
         ({"webThrottleBurst": 0}, "'webThrottleBurst' at least 1"),
         ({"web": "maybe"}, "'web' must be true or false"),
+        ({"web": True, "stackNamePrefix": "ImageLabelsAws"},
+         "the stack name 'ImageLabelsAws-dev' cannot make Cognito's sign-in domain prefix"),
+        ({"web": True, "stackNamePrefix": "I" + "a" * 50}, "set context 'webAuthDomainPrefix'"),
     ],
 )
 def test_bad_web_settings_are_refused_with_the_key_named(context, message):
