@@ -60,10 +60,13 @@ def search_library(
     min_confidence: float | None = None,
     limit: int | None = None,
     page_size: int | None = None,
+    after: tuple[Decimal, str] | None = None,
     stats: ReadStats | None = None,
 ) -> list[SearchHit]:
     """Images and films carrying every label, most confident first; a film only where all the
     labels are on screen at the same time, and only as its current labelling shows it.
+    With `after` (the last hit's (confidence, key) of a previous page), only the hits that come
+    after it in the (-confidence, key) order: the next page.
 
     One Query on ByLabel for the rarest label (by the pipeline's counters), newest pages only as
     far as needed; each candidate's other labels, and each candidate film's item (the visibility
@@ -87,6 +90,13 @@ def search_library(
         # Confidence is the index's sort key: the threshold narrows the Query itself.
         condition += " AND Confidence >= :min"
         values[":min"] = threshold
+    if after is not None and not others:
+        # One label: a hit's confidence IS its index sort key, so the cursor narrows the Query too.
+        # (With more labels a hit scores its weakest label: a candidate above the cursor may still
+        # score below it, so the cursor only filters.)
+        condition = condition.replace("Confidence >= :min", "Confidence BETWEEN :min AND :after") if threshold is not None \
+            else condition + " AND Confidence <= :after"
+        values[":after"] = after[0]
     if limit and not others:
         page_size = min(page_size or limit, limit)
     candidates = query(
@@ -126,6 +136,8 @@ def search_library(
                 named = {found[key]["Label"]: found[key]["Confidence"] for key in typed_order}
                 hit = {"key": entry["ImageId"], "bucket": entry.get("Bucket", ""), "confidence": min(named.values()),
                        "labels": named}
+                if after is not None and not _comes_after(hit["confidence"], hit["key"], after):
+                    continue  # on an earlier page
                 if not is_film(entry):
                     hits.append(SearchHit(**hit))
                     continue
@@ -146,14 +158,21 @@ def search_library(
         if limit and len(hits) >= limit:
             # Candidates come most confident first, and an object's score never exceeds its
             # confidence for the rarest label: nothing still unread can beat the best `limit`.
+            # Strictly above: an unread candidate at the same confidence could still tie and come
+            # first by key, and a page cut there would make the next page skip it.
             best = sorted(hit.confidence for hit in hits)[-limit]
-            if best >= ceiling:
+            if best > ceiling:
                 break
     else:
         if batch:
             settle(batch)
     hits.sort(key=lambda hit: (-hit.confidence, hit.key))
     return hits[:limit] if limit else hits
+
+
+def _comes_after(confidence: Decimal, key: str, after: tuple[Decimal, str]) -> bool:
+    """Whether a hit ranks after the cursor in the answer's (-confidence, key) order."""
+    return (-confidence, key) > (-after[0], after[1])
 
 
 def _film_items(dynamodb, table: str, keys: list[str], *, stats: ReadStats | None) -> dict[str, dict]:
