@@ -17,27 +17,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from imagelabels.errors import describe, error_code, missing_bucket
+# is_image_key / is_film_key / NOTIFIED_SUFFIXES are imported from here by the demo and the tests.
+from label_table.media_keys import NOTIFIED_SUFFIXES, is_film_key, is_image_key, notified_spelling  # noqa: F401
 from label_table.layout import DONE_STATUSES, IMAGE_ENTRY, STATUS_LABELLED, describes_version, image_key, is_film
 from label_table.object_summary import film_labels
 from label_table.reads import batch_get
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-FILM_EXTENSIONS = (".mp4", ".mov")
-
-
-def is_image_key(name: str) -> bool:
-    """JPEG and PNG by name, in any case (the notification filter only matches lower and upper)."""
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def is_film_key(name: str) -> bool:
-    """MP4 and QuickTime by name, in any case: what the bucket sends to the film pipeline."""
-    return name.lower().endswith(FILM_EXTENSIONS)
-
-
-# The bucket notifies the labellers for these suffixes only (S3 filters are case-sensitive; see
-# stacks/image_labels_stack.py). Another spelling (".Jpg") is uploaded with a lower-case extension.
-NOTIFIED_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".mp4", ".mov", ".MP4", ".MOV")
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # MP4 and QuickTime files open with an ISO base media box: 4 bytes of size, then its type "ftyp",
@@ -103,10 +88,7 @@ def refusal(name: str, content_type: str | None) -> str | None:
 def object_key(relative: str, *, prefix: str) -> str:
     """The key for a file: prefix + its path (forward slashes), the extension spelled so that the
     bucket's notification filter sees it."""
-    stem, dot, extension = relative.rpartition(".")
-    if dot and "." + extension not in NOTIFIED_SUFFIXES:
-        relative = f"{stem}.{extension.lower()}"
-    return prefix + relative
+    return prefix + notified_spelling(relative)
 
 
 def normalise_prefix(prefix: str) -> str:

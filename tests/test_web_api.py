@@ -145,6 +145,14 @@ def test_a_body_that_is_not_json_is_400(api):
     assert call(api, "POST /api/uploads", raw_body="{nope") == (400, {"message": "the body must be a JSON object"})
 
 
+@pytest.mark.parametrize(("name", "key"), [("Beach.Jpg", "Beach.jpg"), ("clip.Mov", "clip.mov"),
+                                            ("CAT.PNG", "CAT.PNG"), ("cup.jpeg", "cup.jpeg")])
+def test_an_upload_key_is_spelled_so_the_bucket_notifies_the_labellers(api, name, key):
+    # S3's notification filters are case-sensitive (.jpg and .JPG only): "Beach.Jpg" would never be labelled.
+    status, plan = call(api, "POST /api/uploads", body={"name": name, "size": 100})
+    assert status == 200 and plan["key"] == key
+
+
 def test_a_presigned_put_uploads_to_the_bucket(api):
     status, plan = call(api, "POST /api/uploads", body={"name": "new/dog.png", "size": 100, "type": "image/png"})
     assert status == 200 and plan["method"] == "PUT" and plan["headers"] == {"Content-Type": "image/png"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 
+# Rekognition's limit for an image in S3: the image labeller's own, so the two never disagree.
+from image_labeller.detection import MAX_IMAGE_BYTES
+from label_table.media_keys import notified_spelling
 from web_api.search_request import BadRequest
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 FILM_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}
-MAX_IMAGE_BYTES = 15 * 1024 * 1024  # Rekognition's limit for an image in S3
 MAX_FILM_BYTES = 10 * 1024**3  # Rekognition Video's limit
 SINGLE_PUT_BYTES = 100 * 1024 * 1024
 PART_BYTES = 64 * 1024 * 1024
@@ -23,7 +25,9 @@ def upload_key(name) -> str:
         raise BadRequest("name must not start with '/'")
     if _suffix(name) not in IMAGE_TYPES | FILM_TYPES:
         raise BadRequest("only images (.jpg, .jpeg, .png) and films (.mp4, .mov) are labelled")
-    return name
+    # The bucket's notification filter is case-sensitive: "beach.Jpg" goes up as "beach.jpg", as the
+    # command uploads it, or it would never be labelled and the page would wait for it forever.
+    return notified_spelling(name)
 
 
 def _suffix(name: str) -> str:
