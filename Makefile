@@ -11,12 +11,13 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := node_modules/.bin/cdk --no-notices
 CDK_ARGS ?=
 
-.PHONY: help setup test synth diff deploy destroy clean demo local-aws-start local-aws-stop
+.PHONY: help setup chromium test synth diff deploy destroy clean demo local-aws-start local-aws-stop
 
 help:
 	@echo "make demo     set up, start the local AWS, cdk bootstrap + deploy into it, label samples/ (no AWS account)"
 	@echo "make local-aws-start / local-aws-stop   start or stop the local AWS (state in .local-aws/)"
-	@echo "make test     install everything into .venv and node_modules, then run all checks"
+	@echo "make test     install everything into .venv and node_modules (and a Chromium), then run all checks"
+	@echo "make chromium find or install the Chromium of the browser tests (IMAGELABELS_CHROMIUM picks one)"
 	@echo "make synth    synthesize the stack (cdk-nag runs on every synth) into cdk.out/"
 	@echo "make diff     cdk diff against the account in your AWS credentials"
 	@echo "make deploy   cdk deploy to the account in your AWS credentials (bootstrap first: see README)"
@@ -40,8 +41,18 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	node "$$(dirname "$$(readlink -f $(NODE_BIN)/node)")/../lib/node_modules/npm/bin/npm-cli.js" ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The Chromium of the page's browser tests: tests/browser_fixtures.py is the one place that says where
+# it looks and how it installs one (apt-get as root on Debian, else Playwright's download). The marker
+# is outside .venv because CI restores .venv from a cache, which holds no browser installed beside it.
+CHROMIUM_FOUND := .chromium-found
+chromium: $(CHROMIUM_FOUND)
+
+$(CHROMIUM_FOUND): $(VENV)/.installed tests/browser_fixtures.py
+	$(VENV)/bin/python tests/browser_fixtures.py install
+	touch $@
+
 # One worker per core; a module stays on one worker (its deployed stack and moto state are per process).
-test: setup
+test: setup $(CHROMIUM_FOUND)
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile
 
 synth: setup
@@ -68,4 +79,4 @@ local-aws-stop:
 	@test -x $(VENV)/bin/python && $(VENV)/bin/python -m local_aws stop || echo "No local AWS was running."
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache $(CHROMIUM_FOUND)
