@@ -9,6 +9,8 @@ One file per service says what the local AWS changes about it:
 - s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets;
 - sqs.py: queue changes atomic under concurrent clients, visibility changes wake the receivers;
 - sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
+- cloudfront.py: distributions, origin access controls and response headers policies in CloudFormation,
+  their deployed configurations kept for the local page gateway;
 - dynamodb.py: transactions safe for concurrent writers;
 - rekognition.py: DetectLabels and video label detection jobs answered by the offline model;
 - registry.py: what they share (the moto pin, the launcher's services, moto's originals).
@@ -29,7 +31,8 @@ import threading
 from typing import Callable
 
 from local_aws.adjust import (
-    cloudformation_custom_resources, cloudformation_stacks, dynamodb, lambda_, rekognition, s3, sns, sqs,
+    cloudformation_custom_resources, cloudformation_stacks, cloudfront, dynamodb, lambda_, rekognition, s3, sns,
+    sqs,
 )
 from local_aws.adjust.registry import LocalServices, check_moto_version, use_services
 
@@ -52,6 +55,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     sns.model_sns_subscriptions_in_cloudformation,
     sns.read_raw_message_delivery_as_a_boolean,
     sns.name_the_subscription_in_unsubscribe_urls,
+    cloudfront.model_cloudfront_in_cloudformation,
     dynamodb.make_dynamodb_transactions_safe_for_concurrent_writers,
     rekognition.answer_detect_labels_with_the_offline_model,
     rekognition.answer_label_detection_jobs_with_the_offline_model,
