@@ -37,6 +37,10 @@ NOT_ENFORCED = (
     "Bucket and queue policies (TLS only), KMS key policies, encryption and managed policies are "
     "stored or ignored, never applied.",
     "Only Python functions run (in a local python process, not the runtime version the template names).",
+    "CloudFront is configuration only: a deployed distribution serves nothing by itself and invalidations "
+    "complete at once; response headers policies are kept by the local AWS (no CloudFront API for them); "
+    "origin access controls, cache and origin request policies, price classes, logging and geo "
+    "restrictions are stored, never applied.",
     "Failed stack updates are not rolled back (the stack ends UPDATE_ROLLBACK_FAILED).",
     "State lives in memory: stopping the local AWS forgets every stack, bucket and table.",
 )
