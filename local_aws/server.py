@@ -43,6 +43,11 @@ NOT_ENFORCED = (
     "restrictions are stored, never applied.",
     "Failed stack updates are not rolled back (the stack ends UPDATE_ROLLBACK_FAILED).",
     "State lives in memory: stopping the local AWS forgets every stack, bucket and table.",
+    "The web page is served by a local gateway (one port per distribution) standing for CloudFront, the "
+    "HTTP API and Cognito's hosted UI: it serves the site bucket with the deployed headers (the CSP's AWS "
+    "origins and config.json's sign-in URLs made local), checks tokens as the JWT authorizer does and "
+    "signs in with a local form against the local user pool (USER_PASSWORD_AUTH, which moto allows on "
+    "any client); it does not cache, invalidate, throttle, apply WAF, serve HTTPS or custom domains.",
 )
 
 logger = logging.getLogger("local_aws")
@@ -117,6 +122,7 @@ class LocalAws:
         self._runtime = None
         self._invoker = None
         self._poller = None
+        self._page_gateways = None  # local_aws/page_gateway.py, made at the first serve_distribution
         # Rekognition Video jobs: beyond `video_job_limit` running at once, StartLabelDetection
         # answers LimitExceededException; `video_workers` decode and label at once (the CPU bound);
         # `video_page_size` caps GetLabelDetection's pages below Rekognition's 1000, a test knob
@@ -194,6 +200,9 @@ class LocalAws:
         # Video jobs and the poller first: they feed the runtime (and, through the functions, the invoker).
         with self._video_jobs_lock:
             video_jobs, self._video_jobs = self._video_jobs, None
+        if self._page_gateways is not None:  # first: the pages call the functions
+            self._page_gateways.stop_all()
+            self._page_gateways = None
         for part in (video_jobs, self._poller, self._invoker, self._runtime):
             if part is not None:
                 try:
@@ -324,6 +333,23 @@ class LocalAws:
         from local_aws.rekognition_model import OfflineLabeller
 
         return OfflineLabeller.shared()
+
+    # ---- the web page: one local gateway per deployed distribution ----------------------------
+
+    def serve_distribution(self, distribution_id: str, resolve: Callable) -> str:
+        """Serves what `resolve()` (a ServedSite, asked for on every request) describes on a port of
+        its own; returns the page's URL. Serving a distribution again keeps its URL."""
+        from local_aws.page_gateway import PageGateways
+
+        self._require_runtime()
+        with self._records_lock:
+            if self._page_gateways is None:
+                self._page_gateways = PageGateways.for_local_aws(self)
+        return self._page_gateways.serve(distribution_id, resolve)
+
+    def stop_serving(self, distribution_id: str) -> None:
+        if self._page_gateways is not None:
+            self._page_gateways.stop(distribution_id)
 
     # ---- asynchronous invocations and event source mappings -------------------------------------
 
