@@ -48,6 +48,10 @@ def handler(event, context):
         raise RuntimeError("asked to fail")
     if query.get("plain"):
         return {"plain": True}
+    if query.get("presign"):  # as the web API presigns its image URLs
+        import boto3
+        return {"url": boto3.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": "images-bucket", "Key": "Beach.jpg"}, ExpiresIn=60)}
     answer = {"statusCode": int(query.get("status", "200")), "headers": {"Content-Type": "application/json",
               "X-Echo": "yes"}, "body": json.dumps(event), "cookies": ["seen=1; Path=/"]}
     if query.get("binary"):

@@ -7,6 +7,8 @@ real function through the JWT check and payload 2.0 events, as API Gateway's HTT
 from __future__ import annotations
 
 import json
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -41,6 +43,26 @@ def test_the_csp_names_the_local_endpoint_and_the_gateway_instead_of_aws(page, a
     assert f"img-src 'self' {aws.endpoint_url};" in policy
     assert f"media-src {aws.endpoint_url};" in policy
     assert f"connect-src 'self' {aws.endpoint_url} {page.origin};" in policy
+
+
+def test_the_csp_allows_the_urls_the_local_api_function_presigns(page):
+    _, headers, body = page.call("GET", "/api/open?presign=1")
+    url = urllib.parse.urlsplit(json.loads(body)["url"])
+    assert url.path == "/images-bucket/Beach.jpg"  # path-style on the local endpoint
+    origin = f"{url.scheme}://{url.netloc}"
+    for directive in ("img-src", "media-src", "connect-src"):
+        allowed = next(part for part in headers["content-security-policy"].split(";") if part.split()[0] == directive)
+        assert origin in allowed.split()
+
+
+def test_moto_still_serves_the_pools_keys_on_its_one_port(page, aws):
+    # The JWT check finds the keys as API Gateway does, through the issuer's discovery document;
+    # moto answers it at <endpoint>/<pool id>/.well-known/... with a jwks_uri on the same endpoint.
+    discovery = json.loads(urllib.request.urlopen(f"{aws.endpoint_url}/{page.pool_id}/.well-known/openid-configuration").read())
+    assert discovery["issuer"] == page.issuer
+    assert discovery["jwks_uri"] == f"{aws.endpoint_url}/{page.pool_id}/.well-known/jwks.json"
+    keys = json.loads(urllib.request.urlopen(discovery["jwks_uri"]).read())["keys"]
+    assert [(key["kid"], key["alg"]) for key in keys] == [("dummy", "RS256")]
 
 
 def test_a_file_comes_with_its_stored_content_type_and_head_has_no_body(page):
