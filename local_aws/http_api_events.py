@@ -124,8 +124,13 @@ def query_parameters(raw_query: str) -> dict[str, str]:
 def build_event(request: ApiRequest, matched: MatchedRoute, *, account_id: str, api_id: str, region: str,
                 authorizer: dict | None) -> dict:
     now = time.time()
-    headers = lower_cased_headers(request.headers)
     domain_name = f"{api_id}.execute-api.{region}.amazonaws.com"
+    headers = lower_cased_headers(request.headers)
+    # CloudFront sends the API's own Host (the /api/* behaviour forwards every viewer header but Host),
+    # and API Gateway adds the forwarded-for headers (here for this plain-HTTP hop).
+    port = headers.get("host", "").rpartition(":")[2]
+    headers.update({"host": domain_name, "x-forwarded-for": request.source_ip, "x-forwarded-proto": "http",
+                    "x-forwarded-port": port if port.isdigit() else "80"})
     event = {
         "version": "2.0",
         "routeKey": matched.route_key,

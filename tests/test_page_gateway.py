@@ -14,9 +14,10 @@ import pytest
 
 from adjust_fixtures import aws, client  # noqa: F401 (fixtures)
 from page_gateway_fixtures import (  # noqa: F401 (page is a fixture)
-    APP_JS, AUTH_ORIGIN, IMAGE_ORIGIN, INDEX_HTML, RESPONSE_HEADERS, SITE_BUCKET, access_claims, own_key, page,
-    signed_token,
+    APP_JS, AUTH_ORIGIN, IMAGE_ORIGIN, INDEX_HTML, RESPONSE_HEADERS, SITE_BUCKET, access_claims, http_call, own_key,
+    page, signed_token,
 )
+from local_aws.served_site import ApiRoute, ServedSite
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -152,6 +153,8 @@ def test_a_real_token_reaches_the_function_with_a_payload_2_event(page, client):
     assert event["cookies"] == ["a=1", "b=2"]
     assert event["headers"]["user-agent"] == "gateway-test" and event["headers"]["x-many"] == "a"
     assert "cookie" not in event["headers"]
+    assert event["headers"]["host"] == "a1b2c3.execute-api.us-east-1.amazonaws.com"  # CloudFront sends the API's
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
     context = event["requestContext"]
     assert (context["accountId"], context["apiId"], context["stage"]) == ("123456789012", "a1b2c3", "$default")
     assert context["domainName"] == "a1b2c3.execute-api.us-east-1.amazonaws.com"
@@ -201,3 +204,32 @@ def test_a_failing_or_missing_function_is_an_internal_server_error(page, path):
     status, headers, body = page.call("GET", path)
     assert (status, body) == (500, b'{"message":"Internal Server Error"}')
     assert headers["cache-control"] == "no-store"
+
+
+# ---- serving: per-request resolution, one port per distribution, stopping -------------------------------
+
+
+def test_the_site_is_resolved_per_request_and_a_distribution_keeps_its_port(page, aws):
+    routes: dict = {}
+    site = {"bucket": SITE_BUCKET}
+
+    def resolve() -> ServedSite:
+        if site["bucket"] is None:
+            raise LookupError("the distribution's site bucket is gone")
+        return ServedSite(site_bucket=site["bucket"], default_root_object="index.html", api_routes=dict(routes))
+
+    url = aws.serve_distribution("E2LATER", resolve)
+    try:
+        assert url != page.url and aws.serve_distribution("E2LATER", resolve) == url
+        origin = url.rstrip("/")
+        assert http_call("GET", origin + "/api/open")[0] == 404
+        routes["GET /api/open"] = ApiRoute(function_name=page.function_name)  # a deploy adds the route later
+        assert http_call("GET", origin + "/api/open")[0] == 200
+        assert "content-security-policy" not in http_call("GET", origin + "/")[1]  # this site has no headers
+        site["bucket"] = None
+        status, _, body = http_call("GET", origin + "/")
+        assert status == 503 and b"the distribution's site bucket is gone" in body
+    finally:
+        aws.stop_serving("E2LATER")
+    with pytest.raises(OSError):
+        http_call("GET", url)
