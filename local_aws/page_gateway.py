@@ -73,6 +73,9 @@ class PageGateway:
         logger.info("Distribution %s served on %s", self.distribution_id, self.url)
         return self.url
 
+    def resolve_with(self, resolve: ResolveSite) -> None:
+        self._resolve = resolve
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -97,7 +100,8 @@ class PageGateway:
         policy = local_response_headers(dict(site.response_headers), endpoint_origin=self.endpoint_url,
                                         gateway_origin=self.origin)
         # The policy's headers override the origin's (the deployed policy sets override on each).
-        kept = [(name, value) for name, value in answer.headers if name.lower() not in {n.lower() for n in policy}]
+        overridden = {name.lower() for name in policy}
+        kept = [(name, value) for name, value in answer.headers if name.lower() not in overridden]
         answer.headers = kept + list(policy.items())
         return answer
 
@@ -187,8 +191,8 @@ class PageGateway:
         elif path == "/logout" and request.method == "GET":
             hosted = self.sign_in.logout(client, query)
         else:
-            return ApiAnswer(405, [("Content-Type", "text/plain"), ("Allow", "GET" if path != "/oauth2/token" else "POST")],
-                             b"Method not allowed.")
+            allowed = "POST" if path in ("/login", "/oauth2/token") else "GET"
+            return ApiAnswer(405, [("Content-Type", "text/plain"), ("Allow", allowed)], b"Method not allowed.")
         return ApiAnswer(hosted.status, list(hosted.headers), hosted.body)
 
 
@@ -265,7 +269,7 @@ class PageGateways:
         with self._lock:
             running = self._running.get(distribution_id)
             if running is not None:
-                running._resolve = resolve
+                running.resolve_with(resolve)
                 return running.url
             gateway = self._make(distribution_id, resolve)
             self._running[distribution_id] = gateway

@@ -103,7 +103,14 @@ def page(aws, client):
     s3.create_bucket(Bucket=SITE_BUCKET)
     cognito = client("cognito-idp")
     pool_id = cognito.create_user_pool(PoolName="page-users", UsernameAttributes=["email"])["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="page")["UserPoolClient"]["ClientId"]
+    # The page's client as deployed: code grant only. moto lets USER_PASSWORD_AUTH through anyway,
+    # which the hosted UI stand-in relies on (the flow tests fail if a moto upgrade stops that).
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="page", GenerateSecret=False, ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        AllowedOAuthFlows=["code"], AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthScopes=["openid", "email", "profile"],
+        CallbackURLs=["https://d111.cloudfront.net/"], LogoutURLs=["https://d111.cloudfront.net/"],
+        SupportedIdentityProviders=["COGNITO"], PreventUserExistenceErrors="ENABLED",
+    )["UserPoolClient"]["ClientId"]
     for username, password, permanent in ((USER, PASSWORD, True), (NEW_USER, TEMPORARY_PASSWORD, False)):
         cognito.admin_create_user(UserPoolId=pool_id, Username=username, TemporaryPassword=TEMPORARY_PASSWORD,
                                   UserAttributes=[{"Name": "email", "Value": username}], MessageAction="SUPPRESS")
