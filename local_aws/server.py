@@ -41,6 +41,9 @@ NOT_ENFORCED = (
     "complete at once; response headers policies are kept by the local AWS (no CloudFront API for them); "
     "origin access controls, cache and origin request policies, price classes, logging and geo "
     "restrictions are stored, never applied.",
+    "Cognito (moto's): no hosted UI; ExplicitAuthFlows is not checked, so USER_PASSWORD_AUTH signs in on "
+    "any app client; every pool signs with one RS256 key shipped inside moto; tokens last an hour whatever "
+    "the client's validities; no MFA code, e-mail or SMS is ever sent.",
     "Failed stack updates are not rolled back (the stack ends UPDATE_ROLLBACK_FAILED).",
     "State lives in memory: stopping the local AWS forgets every stack, bucket and table.",
     "The web page is served by a local gateway (one port per distribution) standing for CloudFront, the "
