@@ -267,4 +267,8 @@ def test_a_user_of_the_deployed_pool_signs_in_and_gets_the_pools_rs256_tokens(aw
         assert jwt.decode(token, public_key, algorithms=["RS256"]).claims["iss"] == issuer
     with urllib.request.urlopen(f"{aws.endpoint_url}/{pool_id}/.well-known/openid-configuration", timeout=10) as response:
         assert json.loads(response.read())["issuer"] == issuer
+    # The key is moto's one bundled key: the same set answers for a pool that does not exist (NOT_ENFORCED),
+    # so the gateway must check iss against the deployed pool, not trust whoever signed.
+    with urllib.request.urlopen(f"{aws.endpoint_url}/{aws.region}_nosuchpool/.well-known/jwks.json", timeout=10) as response:
+        assert json.loads(response.read()) == key_set
     client("cloudformation").delete_stack(StackName="sign-in-stack")
