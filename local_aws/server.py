@@ -36,6 +36,8 @@ NOT_ENFORCED = (
     "here can still fail on AWS: cfn-lint and cdk-nag stay the checks for it.",
     "Bucket and queue policies (TLS only), KMS key policies, encryption and managed policies are "
     "stored or ignored, never applied.",
+    "HTTP APIs (AWS::ApiGatewayV2::*) are only stored, readable through the apigatewayv2 API: nothing answers "
+    "on their execute-api URL, and their stage throttling, access logs, CORS and JWT authorizers are never applied.",
     "Only Python functions run (in a local python process, not the runtime version the template names).",
     "CloudFront is configuration only: a deployed distribution serves nothing by itself and invalidations "
     "complete at once; response headers policies are kept by the local AWS (no CloudFront API for them); "

@@ -12,6 +12,7 @@ One file per service says what the local AWS changes about it:
 - cloudfront.py: distributions, origin access controls and response headers policies in CloudFormation,
   their deployed configurations kept for the local page gateway;
 - cognito.py: user pools, app clients and pool domains in CloudFormation;
+- apigatewayv2.py: HTTP APIs (Api, Stage, Integration, Route, Authorizer) in CloudFormation, GetAuthorizers;
 - dynamodb.py: transactions safe for concurrent writers;
 - rekognition.py: DetectLabels and video label detection jobs answered by the offline model;
 - registry.py: what they share (the moto pin, the launcher's services, moto's originals).
@@ -32,8 +33,8 @@ import threading
 from typing import Callable
 
 from local_aws.adjust import (
-    cloudformation_custom_resources, cloudformation_stacks, cloudfront, cognito, dynamodb, lambda_, rekognition, s3,
-    sns, sqs,
+    apigatewayv2, cloudformation_custom_resources, cloudformation_stacks, cloudfront, cognito, dynamodb, lambda_,
+    rekognition, s3, sns, sqs,
 )
 from local_aws.adjust.registry import LocalServices, check_moto_version, use_services
 
@@ -58,6 +59,8 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     sns.name_the_subscription_in_unsubscribe_urls,
     cloudfront.model_cloudfront_in_cloudformation,
     cognito.model_cognito_user_pools_in_cloudformation,
+    apigatewayv2.model_http_apis_in_cloudformation,
+    apigatewayv2.list_authorizers_with_get_authorizers,
     dynamodb.make_dynamodb_transactions_safe_for_concurrent_writers,
     rekognition.answer_detect_labels_with_the_offline_model,
     rekognition.answer_label_detection_jobs_with_the_offline_model,
