@@ -53,9 +53,9 @@ STAGE_DEFAULTS: dict[str, Any] = {
     "videoMinConfidence": None,  # None: the stage's minConfidence
     "videoStartConcurrency": 2,
     "videoRetrySeconds": 60,
-    # Interim: the web page is composed into the stack only with web=true until the local AWS
-    # models CloudFront, Cognito and the HTTP API (web-design.md, "Order").
-    "web": False,
+    # The web page (site, sign-in, HTTP API); web=false deploys the pipeline alone, e.g. for an
+    # account where CloudFront or Cognito is not allowed.
+    "web": True,
     "webAuthDomainPrefix": None,  # None: derived from the stack name and the account
     "webDomainName": None,
     "webCertificateArn": None,

@@ -17,13 +17,12 @@ from stacks.compliance import add_compliance_checks
 
 # One CLI run per stage. The prod run also names a GitHub repository, so that the same synth
 # produces and checks the optional CI-access stack: every CLI synth costs about ten seconds.
-# Both compose the web page (interim flag `web`, web-design.md "Order"): dev with CloudFront's default
-# certificate, prod with a custom domain and its certificate.
+# Both compose the web page: dev with CloudFront's default certificate, prod with a custom domain and
+# its certificate.
 CLI_RUNS = {
-    "dev": ["-c", "stage=dev", "-c", "web=true"],
+    "dev": ["-c", "stage=dev"],
     "prod": [
         "-c", "stage=prod",
-        "-c", "web=true",
         "-c", "webDomainName=labels.example.com",
         "-c", "webCertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/0f8c4a7e-1b2c-4d5e-9f00-123456789abc",
         "-c", "alarmEmail=media-ops@example.com",

@@ -150,10 +150,16 @@ def test_partition_literals_write_the_alarm_key_and_ci_role_arns_out(cli_synth, 
 
     changed = {(stack, name) for stack in STACKS for name, resource in resources(templates, stack).items()
                if mentions_partition_ref(templates_before[stack]["Resources"][name]) and not mentions_partition_ref(resource)}
-    # The keys' policies and the film Rekognition role's SourceArn condition name the partition.
-    assert changed == {("ImageLabels-prod", "AlarmsTopicKeyAB251E47"),
+    # The keys' policies, the film Rekognition role's SourceArn condition, the web API function's
+    # permissions (one per route: the API's execute-api ARN) and the page release's policy
+    # (the distribution's ARN) name the partition.
+    web_api_permissions = {("ImageLabels-prod", f"WebApi{route}WebApiFunctionPermission{suffix}") for route, suffix in (
+        ("GETapisearch", "6204B81A"), ("GETapiitem", "A2E82DCB"), ("GETapilabels", "9B76B4C1"),
+        ("POSTapiuploads", "CB486778"), ("POSTapiuploadscomplete", "93950B7B"), ("POSTapiuploadsabort", "AC6EA360"))}
+    assert changed == web_api_permissions | {("ImageLabels-prod", "AlarmsTopicKeyAB251E47"),
                        ("ImageLabels-prod", "FilmLabellerFilmJobsKeyBB9FE72A"),
                        ("ImageLabels-prod", "FilmLabellerRekognitionRoleC7F214AD"),
+                       ("ImageLabels-prod", "PageReleaseRoleDefaultPolicy73136609"),
                        ("ImageLabels-ci-access", "GitHubDeployAccessDeployRoleDefaultPolicy52AF194C"),
                        ("ImageLabels-ci-access", "GitHubDeployAccessPullRequestDiffRoleDefaultPolicy0B5CA084")}
     key = next(resource for resource in resources(templates, "ImageLabels-prod").values() if resource["Type"] == "AWS::KMS::Key")

@@ -316,6 +316,7 @@ def test_film_outputs_are_plain(template):
         "BucketName", "TableName", "FunctionName", "FailedEventsQueueUrl", "FilmEventsQueueUrl",
         "FilmEventFailuresQueueUrl", "FilmCompletionsQueueUrl", "FilmCompletionFailuresQueueUrl",
         "FilmJobsTopicArn", "StarterFunctionName", "CollectorFunctionName",
+        "PageUrl", "DistributionId", "SiteBucketName", "UserPoolId", "UserPoolClientId", "WebApiFunctionName",
     }
     assert all("Export" not in output for output in outputs.values())
 

@@ -70,7 +70,9 @@ def test_labelling_settings_come_from_context(prod, resources):
     env = function["Properties"]["Environment"]["Variables"]
     assert (env["MIN_CONFIDENCE"], env["MAX_LABELS"]) == ("85", "20")
     log_groups = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
-    assert len(log_groups) == 3  # the labeller's, the film starter's and the film collector's
+    # The labeller's, the film starter's, the film collector's, the web API function's, its access
+    # log and the page release function's: all kept as long as the stage says.
+    assert len(log_groups) == 6
     assert resources[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]] in log_groups
     assert {log_group["Properties"]["RetentionInDays"] for log_group in log_groups} == {180}
 

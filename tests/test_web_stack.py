@@ -22,8 +22,7 @@ WEB_ROUTES = {
 
 @pytest.fixture(scope="module")
 def template():
-    # Interim: the page is composed only with web=true until the local AWS models its types.
-    return synth_template(web=True, webUrlSeconds=600, webUploadUrlSeconds=1800, webThrottleRate=5,
+    return synth_template(webUrlSeconds=600, webUploadUrlSeconds=1800, webThrottleRate=5,
                           webThrottleBurst=10)
 
 
