@@ -15,6 +15,8 @@ from imagelabels.errors import UserError
 
 STATE_DIR = Path(".local-aws")
 ENDPOINT_FILE = "endpoint.json"
+# Distribution id -> the URL the local page gateway serves its page on (written at each deploy).
+PAGES_FILE = "pages.json"
 NOT_RUNNING = "local AWS is not running: make demo / python -m local_aws start"
 
 
@@ -58,6 +60,31 @@ def write_endpoint_record(path: Path, record: EndpointRecord) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(asdict(record), indent=2) + "\n")
     temporary.replace(path)  # readers never see half a file
+
+
+def pages_file(state_dir: Path = STATE_DIR) -> Path:
+    return state_dir / PAGES_FILE
+
+
+def write_page_urls(path: Path, urls: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(urls, indent=2, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def read_page_url(path: Path, distribution_id: str) -> str:
+    """The local URL of the page `distribution_id` serves; UserError when the local AWS serves none."""
+    try:
+        urls = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"the local AWS serves no web page ({path} not found): deploy the stack into it") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {path}: {error}") from None
+    url = urls.get(distribution_id) if isinstance(urls, dict) else None
+    if not isinstance(url, str) or not url:
+        raise UserError(f"the local AWS serves no page for distribution {distribution_id} ({path})")
+    return url
 
 
 def process_alive(pid: int) -> bool:

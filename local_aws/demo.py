@@ -3,7 +3,8 @@
 Starts (or reuses) the local AWS, runs the real `cdk bootstrap` and `cdk deploy`, uploads the photos
 in samples/ and the film in samples/films/, waits for their labels, prints them, runs one label
 search, shows the film's timeline and a search across time with the `imagelabels` command itself,
-and says how to go on.
+makes a user for the web page the stack deployed, and says how to go on: the page's local URL with
+that user's name and password, and the commands.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from collections import Counter
 from pathlib import Path
 
 from imagelabels.cli import main as imagelabels_main
+from imagelabels.local_endpoint import pages_file, read_page_url
 from imagelabels.uploads import UploadResult, is_film_key, is_image_key, plan_uploads, upload_all, wait_for_labels
 from label_table.layout import BY_LABEL_INDEX
 from label_table.search import search_library
 from local_aws import cdk_cli
 from local_aws.__main__ import DEFAULT_STATE_DIR, LOG_FILE, export_lines, not_enforced_text, start_daemon
 from local_aws.clients import local_client, local_session
+from local_aws.page_user import ensure_page_user
 from local_aws.stack_deployment import STACK_NAME, StackDeployment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,8 +144,12 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
         step(f"A search across time: where are {' and '.join(map(repr, TOGETHER))} on screen together?")
         run_imagelabels(state_dir, endpoint, "search", *TOGETHER)
 
+    outputs = deployment.outputs
+    page_url = read_page_url(pages_file(state_dir), outputs.require("DistributionId"))
+    user = ensure_page_user(local_client(endpoint, "cognito-idp"), user_pool_id=outputs.require("UserPoolId"))
+
     step("Keep using it")
-    print("The local AWS keeps running, with the stack deployed. Find and add images:\n")
+    print("The local AWS keeps running, with the stack deployed. Find and add images from the shell:\n")
     print(f"  .venv/bin/imagelabels --local search {label.lower()}")
     print(f"  .venv/bin/imagelabels --local search {' '.join(TOGETHER)}     # films: where both are on screen at once")
     print("  .venv/bin/imagelabels --local upload ~/Pictures --wait")
@@ -153,6 +160,13 @@ def run(state_dir: Path = DEFAULT_STATE_DIR) -> int:
         print(f"      {line}")
     print(f"  node_modules/.bin/cdk deploy {STACK_NAME}     # redeploy your changes (bucket {bucket}, table {table})")
     print("\nStop it with:  make local-aws-stop      (it forgets every stack, bucket and table)")
+
+    step("The web page: open it, sign in, search (or drop images and films on it to add them)")
+    print("Served by the local page gateway, which stands for CloudFront, the HTTP API and Cognito's sign-in")
+    print("page (a new password each time the demo runs):\n")
+    print(f"  {page_url}")
+    print(f"  user name  {user.username}")
+    print(f"  password   {user.password}")
     return 0
 
 

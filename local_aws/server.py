@@ -8,6 +8,7 @@ moto keeps its state in module-level backends, so there is one LocalAws per proc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -355,6 +356,27 @@ class LocalAws:
     def stop_serving(self, distribution_id: str) -> None:
         if self._page_gateways is not None:
             self._page_gateways.stop(distribution_id)
+
+    def distribution_deployed(self, distribution_id: str, *, account_id: str) -> None:
+        """What the deployed distribution serves is read from the deployed resources on every
+        request (local_aws/deployed_site.py); its URL goes to .local-aws/pages.json."""
+        from local_aws.deployed_site import served_site_of
+
+        self.serve_distribution(distribution_id, functools.partial(served_site_of, distribution_id, account_id=account_id))
+        self._record_page_urls()
+
+    def distribution_deleted(self, distribution_id: str) -> None:
+        self.stop_serving(distribution_id)
+        self._record_page_urls()
+
+    def page_urls(self) -> dict[str, str]:
+        """Distribution id -> the URL its page is served on."""
+        return self._page_gateways.urls() if self._page_gateways is not None else {}
+
+    def _record_page_urls(self) -> None:
+        from imagelabels.local_endpoint import pages_file, write_page_urls
+
+        write_page_urls(pages_file(self.state_dir), self.page_urls())
 
     # ---- asynchronous invocations and event source mappings -------------------------------------
 

@@ -7,16 +7,21 @@ file order, each building on the state the previous ones left (that is the user'
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from iam_exercise import assert_role_fits_its_calls
 from label_table.object_summary import object_item
+from imagelabels.local_endpoint import pages_file, read_page_url
 from label_table.search import search_library
 from local_aws.clients import local_session
 from local_aws.demo import SAMPLES, sample_images, upload_and_wait
+from local_aws.page_user import ensure_page_user
 from local_aws.server import LocalAws
 from local_aws.stack_deployment import STACK_NAME, StackDeployment, deploy_stack
 
@@ -83,6 +88,7 @@ def test_deploy_creates_the_stack_with_its_outputs_and_wiring(outputs, clients):
         "BucketName", "TableName", "FunctionName", "FailedEventsQueueUrl", "FilmEventsQueueUrl",
         "FilmEventFailuresQueueUrl", "FilmCompletionsQueueUrl", "FilmCompletionFailuresQueueUrl",
         "FilmJobsTopicArn", "StarterFunctionName", "CollectorFunctionName",
+        "PageUrl", "DistributionId", "SiteBucketName", "UserPoolId", "UserPoolClientId", "WebApiFunctionName",
     }
 
     bucket = outputs["BucketName"]
@@ -122,6 +128,53 @@ def test_label_search_finds_exactly_the_right_images(outputs, clients):
     assert [confidence for _, confidence in people] == sorted((c for _, c in people), reverse=True)
     assert {image for image, _ in found_by_label(clients, table, "cat")} == {"cat-chelsea.png"}
     assert found_by_label(clients, table, "giraffe") == []
+
+
+def page_get(url: str, *, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_the_deployed_page_is_served_with_its_headers_config_and_api(aws, outputs, clients):
+    """The stack's page as the local page gateway serves it: what the release published to the site
+    bucket, the distribution's response headers, config.json naming the deployed client, and
+    /api/* answered by the deployed API function for a token of the deployed pool only."""
+    page_url = read_page_url(pages_file(aws.state_dir), outputs["DistributionId"])
+    site_keys = {item["Key"] for item in clients["s3"].list_objects_v2(Bucket=outputs["SiteBucketName"])["Contents"]}
+    assert {"index.html", "app.js", "styles.css", "config.json"} <= site_keys
+
+    status, headers, body = page_get(page_url)
+    assert status == 200 and b'<input type="search"' in body
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self';" in headers["Content-Security-Policy"]
+    assert aws.endpoint_url in headers["Content-Security-Policy"]  # presigned images come from the local S3
+
+    status, _, body = page_get(page_url + "config.json")
+    config = json.loads(body)
+    assert config["auth"]["clientId"] == outputs["UserPoolClientId"]
+    assert config["auth"]["tokenUrl"] == page_url + "oauth2/token"
+
+    assert page_get(page_url + "api/labels")[0] == 401
+    cognito = local_session(aws.endpoint).client("cognito-idp", endpoint_url=aws.endpoint_url)
+    earlier = ensure_page_user(cognito, user_pool_id=outputs["UserPoolId"])
+    user = ensure_page_user(cognito, user_pool_id=outputs["UserPoolId"])  # the demo run again: a new password
+    assert user.username == earlier.username and user.password != earlier.password
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        cognito.initiate_auth(ClientId=outputs["UserPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": earlier.username, "PASSWORD": earlier.password})
+    tokens = cognito.initiate_auth(ClientId=outputs["UserPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": user.username, "PASSWORD": user.password})
+    status, _, body = page_get(page_url + "api/labels", token=tokens["AuthenticationResult"]["AccessToken"])
+    assert status == 200
+    assert {"label": "Cat", "objects": 1} in json.loads(body)["labels"]
+    status, _, body = page_get(page_url + "api/search?label=person",
+                               token=tokens["AuthenticationResult"]["AccessToken"])
+    assert status == 200
+    assert {hit["key"] for hit in json.loads(body)["hits"]} == {"cameraman.png", "astronaut-eileen-collins.jpg"}
 
 
 def test_a_non_image_jpg_is_recorded_failed_with_rekognitions_error(aws, outputs, clients):

@@ -29,7 +29,7 @@ from moto.cloudfront import models as cloudfront_models
 from moto.core.common_models import CloudFormationModel
 from moto.utilities.utils import get_partition
 
-from local_aws.adjust.registry import rebuild_cloudformation_model_map
+from local_aws.adjust.registry import rebuild_cloudformation_model_map, require_services
 
 # Where the records live on moto's objects (attribute names moto never uses).
 _DEPLOYED_CONFIG = "local_aws_deployed_config"
@@ -228,6 +228,8 @@ class LocalCloudFrontDistribution(_CloudFrontResource, CloudFormationModel):
         distribution, _, _ = backend.create_distribution(
             distribution_config=_api_distribution_config(config, reference), tags=list(properties.get("Tags", [])))
         cls._keep_what_moto_drops(distribution, config)
+        # CloudFront serves the page from here on: locally, the page gateway (a port of its own).
+        require_services().distribution_deployed(distribution.distribution_id, account_id=account_id)
         return cls(distribution.distribution_id, account_id, region_name)
 
     @classmethod
@@ -243,6 +245,7 @@ class LocalCloudFrontDistribution(_CloudFrontResource, CloudFormationModel):
         cls._keep_what_moto_drops(distribution, config)
         backend.tagger.delete_all_tags_for_resource(distribution.arn)
         backend.tagger.tag_resource(distribution.arn, list(properties.get("Tags", [])))
+        require_services().distribution_deployed(distribution.distribution_id, account_id=account_id)
         return cls(distribution.distribution_id, account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -252,6 +255,7 @@ class LocalCloudFrontDistribution(_CloudFrontResource, CloudFormationModel):
             return
         backend.tagger.delete_all_tags_for_resource(distribution.arn)
         backend.delete_distribution(self.resource_id, if_match=distribution.etag)  # the record goes with it
+        require_services().distribution_deleted(self.resource_id)
 
 
 class LocalOriginAccessControl(_CloudFrontResource, CloudFormationModel):

@@ -42,6 +42,12 @@ class LocalServices(Protocol):
     def event_source_mapping_changed(self, mapping: Any) -> None:
         """An event source mapping was created, updated or deleted: (re)consider polling its queue."""
 
+    def distribution_deployed(self, distribution_id: str, *, account_id: str) -> None:
+        """A stack created or updated a CloudFront distribution: serve its page (local page gateway)."""
+
+    def distribution_deleted(self, distribution_id: str) -> None:
+        """A stack deleted a CloudFront distribution: stop serving its page."""
+
 
 _services: LocalServices | None = None
 
