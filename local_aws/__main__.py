@@ -26,7 +26,8 @@ from imagelabels.local_endpoint import (
     STATE_DIR, EndpointRecord, endpoint_file, process_alive, read_endpoint_record, write_endpoint_record,
 )
 from local_aws.cdk_cli import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, aws_environment
-from local_aws.server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, NOT_ENFORCED, Endpoint, LocalAws
+from local_aws.not_enforced import NOT_ENFORCED
+from local_aws.server import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Endpoint, LocalAws
 
 DEFAULT_STATE_DIR = STATE_DIR
 LOG_FILE = "server.log"

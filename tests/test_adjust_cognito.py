@@ -18,7 +18,7 @@ from joserfc import jwk, jwt
 
 from adjust_fixtures import aws, client, deploy_change_set  # noqa: F401 (aws and client are fixtures)
 from local_aws.adjust.registry import ORIGINALS
-from local_aws.server import NOT_ENFORCED
+from local_aws.not_enforced import NOT_ENFORCED
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -238,7 +238,7 @@ def test_a_user_of_the_deployed_pool_signs_in_and_gets_the_pools_rs256_tokens(aw
     idp.admin_set_user_password(UserPoolId=pool_id, Username="ann@example.com", Password=PASSWORD, Permanent=True)
 
     # The client allows only ALLOW_REFRESH_TOKEN_AUTH (and the code grant), yet USER_PASSWORD_AUTH
-    # answers: moto never checks ExplicitAuthFlows (said in local_aws.server.NOT_ENFORCED).
+    # answers: moto never checks ExplicitAuthFlows (said in local_aws.not_enforced.NOT_ENFORCED).
     with pytest.raises(ClientError, match="NotAuthorizedException"):
         idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
                           AuthParameters={"USERNAME": "ann@example.com", "PASSWORD": PASSWORD + "x"})
