@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import string
 
+import pytest
+
 from local_aws.deployed_site import response_headers
 from local_aws.page_user import new_password
 
@@ -48,3 +50,19 @@ def test_demo_passwords_meet_the_pools_policy_and_differ():
         assert len(password) == 16
         for characters in (string.ascii_lowercase, string.ascii_uppercase, string.digits, "-_.!#%+="):
             assert any(character in characters for character in password), password
+
+
+def test_a_missing_or_unknown_page_is_a_clear_error(tmp_path):
+    from imagelabels.errors import UserError
+    from imagelabels.local_endpoint import pages_file, read_page_url, write_page_urls
+
+    path = pages_file(tmp_path)
+    with pytest.raises(UserError, match="serves no web page"):
+        read_page_url(path, "E1")
+    write_page_urls(path, {"E1": "http://127.0.0.1:5000/"})
+    assert read_page_url(path, "E1") == "http://127.0.0.1:5000/"
+    with pytest.raises(UserError, match="no page for distribution E2"):
+        read_page_url(path, "E2")
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="cannot read"):
+        read_page_url(path, "E1")

@@ -258,3 +258,15 @@ def test_the_table_layout_names_the_indexes_the_stack_declares():
     from stacks import label_index
 
     assert (layout.BY_LABEL_INDEX, layout.LABEL_CATALOG_INDEX) == (label_index.BY_LABEL_INDEX, label_index.LABEL_CATALOG_INDEX)
+
+
+def test_the_notified_suffixes_are_the_ones_uploads_are_spelled_for():
+    """The stack cannot import Lambda code, so it names the notified suffixes itself; the web API and
+    the command spell an upload's extension so that one of label_table.media_keys.NOTIFIED_SUFFIXES
+    matches. If the lists drift apart, an upload is never labelled and its uploader waits forever."""
+    from label_table import media_keys
+    from stacks import image_labels_stack
+
+    assert set(image_labels_stack.IMAGE_SUFFIXES + image_labels_stack.FILM_SUFFIXES) == set(media_keys.NOTIFIED_SUFFIXES)
+    assert {suffix.lower() for suffix in image_labels_stack.IMAGE_SUFFIXES} == set(media_keys.IMAGE_EXTENSIONS)
+    assert {suffix.lower() for suffix in image_labels_stack.FILM_SUFFIXES} == set(media_keys.FILM_EXTENSIONS)
