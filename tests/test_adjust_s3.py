@@ -143,3 +143,20 @@ def test_s3_events_reach_a_queue_shaped_like_s3s_after_its_test_event(aws, clien
     sequencers = [int(r["s3"]["object"]["sequencer"], 16) for r in seen]
     assert sequencers == sorted(sequencers) and len(set(sequencers)) == 3
     assert all(r["eventSource"] == "aws:s3" and r["s3"]["bucket"]["name"] == "films-to-queue" for r in seen)
+
+
+def test_moto_still_looks_a_multipart_upload_up_without_a_check():
+    assert "bucket.multiparts[multipart_id]" in moto_source(ORIGINALS["S3Backend.complete_multipart_upload"])
+
+
+def test_completing_an_aborted_multipart_upload_is_no_such_upload(aws, client):
+    s3 = client("s3")
+    s3.create_bucket(Bucket="multipart-ends")
+    aborted = s3.create_multipart_upload(Bucket="multipart-ends", Key="film.mp4")["UploadId"]
+    etag = s3.upload_part(Bucket="multipart-ends", Key="film.mp4", UploadId=aborted, PartNumber=1, Body=b"x")["ETag"]
+    s3.abort_multipart_upload(Bucket="multipart-ends", Key="film.mp4", UploadId=aborted)
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as refused:
+        s3.complete_multipart_upload(Bucket="multipart-ends", Key="film.mp4", UploadId=aborted, MultipartUpload=parts)
+    assert refused.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

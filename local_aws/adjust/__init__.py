@@ -6,7 +6,8 @@ One file per service says what the local AWS changes about it:
 - cloudformation_stacks.py: change sets, UsePreviousValue parameters, deletion order;
 - lambda_.py: Invoke runs code locally, EventInvokeConfig, function settings moto drops, SQS event
   source mappings handed to the launcher's poller;
-- s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets;
+- s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets,
+  NoSuchUpload for an aborted multipart upload;
 - sqs.py: queue changes atomic under concurrent clients, visibility changes wake the receivers;
 - sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
 - cloudfront.py: distributions, origin access controls and response headers policies in CloudFormation,
@@ -52,6 +53,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     s3.version_buckets_from_cloudformation,
     s3.shape_s3_event_records_like_s3,
     s3.deliver_s3_notifications_asynchronously,
+    s3.answer_no_such_upload_for_an_aborted_multipart_upload,
     sqs.serialise_sqs_queue_changes,
     sqs.wake_receivers_when_a_visibility_changes,
     sns.model_sns_subscriptions_in_cloudformation,

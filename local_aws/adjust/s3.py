@@ -1,7 +1,8 @@
 """S3: what the local AWS changes about event notifications and buckets deployed by CloudFormation.
 
 Event records are shaped as S3 shapes them (sequencer, versionId, the removal events S3 sends),
-notifications reach Lambda asynchronously, and a CloudFormation bucket gets its versioning.
+notifications reach Lambda asynchronously, a CloudFormation bucket gets its versioning, and a
+multipart upload that was aborted answers NoSuchUpload.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 import time
 
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
 from moto.s3 import notifications as s3_notifications
 
@@ -183,3 +185,24 @@ def deliver_s3_notifications_asynchronously() -> None:
         require_services().submit_async_invocation(function, json.dumps(event_body).encode())
 
     s3_notifications._invoke_awslambda = _invoke_awslambda
+
+
+def answer_no_such_upload_for_an_aborted_multipart_upload() -> None:
+    """CompleteMultipartUpload of an upload that was aborted or never started answers NoSuchUpload,
+    as S3 does.
+
+    moto looks the upload id up without a check and raises KeyError, which its server answers as a
+    500 InternalError: a client that completes an upload the user cancelled in another tab (the
+    web page's /api/uploads/complete) would see a server fault and retry, where S3's 404
+    NoSuchUpload tells it the upload is gone. Instead the unknown id is refused with NoSuchUpload.
+    """
+    backend_class = s3_models.S3Backend
+    keep_original("S3Backend.complete_multipart_upload", backend_class.complete_multipart_upload)
+    original = ORIGINALS["S3Backend.complete_multipart_upload"]
+
+    def complete_multipart_upload(self, bucket_name, multipart_id, body):
+        if multipart_id not in self.get_bucket(bucket_name).multiparts:
+            raise s3_exceptions.NoSuchUpload(upload_id=multipart_id)
+        return original(self, bucket_name, multipart_id, body)
+
+    backend_class.complete_multipart_upload = complete_multipart_upload
