@@ -19,6 +19,11 @@ REKOGNITION = "rekognition.amazonaws.com"
 # Transaction parts are authorised as the single-item operation each one is.
 _TRANSACTION_PARTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                       "ConditionCheck": "ConditionCheckItem"}
+# S3 object operations authorised by an action of another name (AWS's "Actions, resources, and
+# condition keys for Amazon S3"): every step of a multipart upload is s3:PutObject.
+_S3_OBJECT_ACTIONS = {"CreateMultipartUpload": "s3:PutObject", "UploadPart": "s3:PutObject",
+                      "CompleteMultipartUpload": "s3:PutObject", "AbortMultipartUpload": "s3:AbortMultipartUpload",
+                      "PutObject": "s3:PutObject", "GetObject": "s3:GetObject"}
 
 
 class Requirement(NamedTuple):
@@ -63,6 +68,11 @@ def iam_requirements(call: dict, *, region: str, account_id: str) -> list[Requir
             # Rekognition publishes the job's end with the role the caller passes it.
             needed.append(Requirement("iam:PassRole", channel["RoleArn"], (("iam:PassedToService", REKOGNITION),)))
         return needed
+    if service == "s3" and operation in _S3_OBJECT_ACTIONS and "Key" in params:
+        action = _S3_OBJECT_ACTIONS[operation]
+        if action == "s3:GetObject" and params.get("VersionId"):
+            action = "s3:GetObjectVersion"  # a version's read needs this one, not s3:GetObject
+        return [Requirement(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if service == "sqs" and "QueueUrl" in params:
         return [Requirement(f"sqs:{operation}", queue_arn(params["QueueUrl"], region=region))]
     if service == "dynamodb":
@@ -72,6 +82,8 @@ def iam_requirements(call: dict, *, region: str, account_id: str) -> list[Requir
         if operation == "TransactWriteItems":
             return [Requirement(f"dynamodb:{_TRANSACTION_PARTS[kind]}", table_arn(body["TableName"]))
                     for item in params["TransactItems"] for kind, body in item.items()]
+        if operation in ("BatchGetItem", "BatchWriteItem"):  # authorised per table it names
+            return [Requirement(f"dynamodb:{operation}", table_arn(name)) for name in params["RequestItems"]]
         if operation == "TransactGetItems":
             return [Requirement("dynamodb:GetItem", table_arn(item["Get"]["TableName"])) for item in params["TransactItems"]]
         resource = table_arn(params["TableName"])
@@ -128,11 +140,14 @@ def role_statements(iam, role_name: str) -> list[dict]:
 
 
 def assert_role_fits_its_calls(*, aws, iam, lambda_, function_name: str, used_by_lambda: Mapping[str, str],
-                               must_call: set[str], resource_star_for: set[str]) -> None:
+                               must_call: set[str], resource_star_for: set[str],
+                               presigned_calls: list[dict] = ()) -> None:
     """The function's role allows every call the function made and grants nothing else but what
     `used_by_lambda` lists; `must_call` are operations the run must have made (else the check
-    proves little); only the actions in `resource_star_for` may be granted on Resource "*"."""
-    calls = recorded_calls(aws.state_dir, function_name)
+    proves little); only the actions in `resource_star_for` may be granted on Resource "*".
+    `presigned_calls` are calls others made with URLs the function presigned (recorded_calls'
+    shape): AWS authorises them with the function's role, so they count as its calls."""
+    calls = recorded_calls(aws.state_dir, function_name) + list(presigned_calls)
     made = {call["operation"] for call in calls}
     assert made >= must_call, f"{function_name} never called {sorted(must_call - made)}"
 

@@ -17,6 +17,7 @@ export async function showItem(query) {
     announce(error instanceof NotFound ? error.message : `Could not load ${key}: ${error.message}`);
     return;
   }
+  body.className = item.media === "video" ? "item-film" : "item-image";
   body.append(...itemParts(item));
   announce(`${key}: ${item.status}`);
 }

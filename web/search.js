@@ -12,9 +12,19 @@ const more = () => document.getElementById("search-more");
 const unknown = () => document.getElementById("search-unknown");
 
 let current = null; // {labels, minConfidence, cursor, shown}
+let knownLabels = null; // the catalog's labels, lower case, once loaded
 
-export function parseLabels(text) {
-  return text.split(",").map((label) => label.trim()).filter(Boolean);
+// Commas separate labels ("Coffee Cup, Cat"). People also type "cat cup" for two labels: a piece
+// with spaces that is no label of the library but whose every word is one is those labels. Until
+// the catalog has loaded, a piece stays one label (the API then suggests the labels it knows).
+export function parseLabels(text, known = knownLabels) {
+  const pieces = text.split(",").map((label) => label.trim()).filter(Boolean);
+  if (!known) return pieces;
+  return pieces.flatMap((piece) => {
+    const words = piece.split(/\s+/);
+    if (words.length < 2 || known.has(piece.toLowerCase())) return [piece];
+    return words.every((word) => known.has(word.toLowerCase())) ? words : [piece];
+  });
 }
 
 export function setUpSearch() {
@@ -109,6 +119,7 @@ export function hitCard(hit) {
 }
 
 export function fillSuggestions(catalog) {
+  knownLabels = new Set(catalog.map(({ label }) => label.toLowerCase()));
   const list = document.getElementById("label-suggestions");
   list.replaceChildren(...catalog.map(({ label }) => make("option", { value: label })));
 }
