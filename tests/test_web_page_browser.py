@@ -301,6 +301,14 @@ def test_keyboard_only_search_and_open_a_result(page, page_url, user):
     expect(page.get_by_role("heading", name="cat-chelsea.png")).to_be_visible()
 
 
+def test_each_view_says_only_its_own_news(page, page_url, user):
+    sign_in(page, page_url, user)
+    search(page, "cat")
+    page.get_by_role("link", name="Upload", exact=True).click()
+    expect(page.get_by_role("heading", name="Upload")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("")
+
+
 def no_horizontal_scrolling(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 

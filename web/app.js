@@ -30,6 +30,7 @@ async function route() {
   }
   const [path, queryText = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const name = VIEWS[path] ? path : "search";
+  announce(""); // the last view's news ("3 results for cat") is not this view's
   showView(name);
   await VIEWS[name](new URLSearchParams(queryText));
 }
