@@ -165,7 +165,7 @@ def test_upload_cors_allows_exactly_the_page_origin_and_is_removed_on_delete(aws
         "AllowedOrigins": [PAGE_ORIGIN, "https://labels.example.com"],
         "AllowedMethods": ["PUT"],
         "AllowedHeaders": ["Content-Type"],
-        "ExposeHeaders": ["ETag"],
+        "ExposeHeaders": ["ETag", "x-amz-version-id"],
         "MaxAgeSeconds": 3000,
     }]
     handler.handle(event(responses, "Delete", "Custom::UploadCors", props, physical_id=f"upload-cors-{IMAGES}"), None)

@@ -176,8 +176,9 @@ def test_a_multipart_upload_through_presigned_part_urls_completes(api):
         assert put.status_code == 200, put.text
         etags.append({"number": part["number"], "etag": put.headers["ETag"]})
     done = call(api, "POST /api/uploads/complete", body={"key": "films/big.mp4", "upload_id": plan["upload_id"], "parts": etags})
-    assert done == (200, {"key": "films/big.mp4"})
-    assert api.s3.get_object(Bucket=BUCKET, Key="films/big.mp4")["Body"].read() == data
+    stored = api.s3.get_object(Bucket=BUCKET, Key="films/big.mp4")
+    assert done == (200, {"key": "films/big.mp4", "version_id": stored["VersionId"]})
+    assert stored["Body"].read() == data
 
 
 def test_a_large_film_is_planned_in_parts_and_can_be_aborted(api):

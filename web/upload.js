@@ -69,14 +69,12 @@ async function uploadOne(file, row) {
   try {
     row.status("Uploading…");
     const plan = await apiPost("/uploads", { name: file.name, size: file.size, type: fileType(file) });
-    if (plan.method === "PUT") {
-      await putBody(plan.url, file, plan.headers || {}, row.progress);
-    } else {
-      await uploadParts(file, plan, row.progress);
-    }
+    const versionId = plan.method === "PUT"
+      ? (await putBody(plan.url, file, plan.headers || {}, row.progress)).versionId
+      : await uploadParts(file, plan, row.progress);
     row.progress(1);
     row.status("Uploaded; waiting for its labels…");
-    row.done(await labelled(plan.key));
+    row.done(await labelled(plan.key, versionId));
   } catch (error) {
     row.status(`Not uploaded: ${error.message}`);
     row.element.classList.add("failed");
@@ -94,7 +92,7 @@ async function uploadParts(file, plan, progress) {
       const part = plan.parts[index];
       const start = (part.number - 1) * plan.part_size;
       const body = file.slice(start, Math.min(start + plan.part_size, file.size));
-      const etag = await putBody(part.url, body, {}, (fraction) => {
+      const { etag } = await putBody(part.url, body, {}, (fraction) => {
         loaded[index] = fraction * body.size;
         report();
       });
@@ -103,7 +101,7 @@ async function uploadParts(file, plan, progress) {
   }
   try {
     await Promise.all(Array.from({ length: Math.min(PARTS_AT_ONCE, plan.parts.length) }, worker));
-    await apiPost("/uploads/complete", { key: plan.key, upload_id: plan.upload_id, parts: etags });
+    return (await apiPost("/uploads/complete", { key: plan.key, upload_id: plan.upload_id, parts: etags })).version_id;
   } catch (error) {
     // Stored parts cost money until the upload is completed or aborted.
     await apiPost("/uploads/abort", { key: plan.key, upload_id: plan.upload_id }).catch(() => {});
@@ -111,7 +109,7 @@ async function uploadParts(file, plan, progress) {
   }
 }
 
-// One PUT to a presigned URL with upload progress; resolves with the ETag S3 answered.
+// One PUT to a presigned URL with upload progress; resolves with the ETag and version id S3 answered.
 function putBody(url, body, headers, progress) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
@@ -121,20 +119,25 @@ function putBody(url, body, headers, progress) {
       if (event.lengthComputable) progress(event.loaded / event.total);
     });
     request.addEventListener("load", () => {
-      if (request.status >= 200 && request.status < 300) resolve(request.getResponseHeader("ETag"));
-      else reject(new Error(`the bucket answered ${request.status}`));
+      if (request.status >= 200 && request.status < 300) {
+        resolve({ etag: request.getResponseHeader("ETag"), versionId: request.getResponseHeader("x-amz-version-id") });
+      } else reject(new Error(`the bucket answered ${request.status}`));
     });
     request.addEventListener("error", () => reject(new Error("the connection to the bucket failed")));
     request.send(body);
   });
 }
 
-async function labelled(key) {
+// The item once the labeller has finished with this upload's version: a key uploaded again keeps
+// the earlier version's LABELLED item until then. Without a version id (a bucket that does not
+// keep versions, "null") any finished item is taken.
+async function labelled(key, versionId) {
   const until = Date.now() + POLL_LIMIT_MS;
+  const thisVersion = (item) => !versionId || versionId === "null" || item.version_id === versionId;
   while (Date.now() < until) {
     try {
       const item = await apiGet("/item", { key });
-      if (item.status === "LABELLED" || item.status === "FAILED") return item;
+      if ((item.status === "LABELLED" || item.status === "FAILED") && thisVersion(item)) return item;
     } catch (error) {
       if (!(error instanceof NotFound)) throw error;
     }

@@ -12,7 +12,8 @@ MAX_AGE_SECONDS = 3000
 
 def cors_rules(allowed_origins: list[str]) -> dict:
     """Presigned PUTs (single and parts) from the page's origins; ETag exposed because completing a
-    multipart upload needs each part's ETag."""
+    multipart upload needs each part's ETag, x-amz-version-id because the page waits for the labels
+    of the version it uploaded (a key uploaded again still has the old version's labels meanwhile)."""
     origins = list(allowed_origins)
     bad = [origin for origin in origins if not isinstance(origin, str) or not origin.startswith("https://")]
     if not origins or bad:
@@ -22,7 +23,7 @@ def cors_rules(allowed_origins: list[str]) -> dict:
             "AllowedOrigins": origins,
             "AllowedMethods": ["PUT"],
             "AllowedHeaders": ["Content-Type"],
-            "ExposeHeaders": ["ETag"],
+            "ExposeHeaders": ["ETag", "x-amz-version-id"],
             "MaxAgeSeconds": MAX_AGE_SECONDS,
         }]
     }

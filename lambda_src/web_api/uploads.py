@@ -91,9 +91,10 @@ def complete_upload(s3, bucket: str, body: dict) -> dict:
             isinstance(part, dict) and isinstance(part.get("number"), int) and isinstance(part.get("etag"), str)
             for part in parts):
         raise BadRequest('parts must be [{"number": 1, "etag": "..."}, ...]')
-    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={
+    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={
         "Parts": [{"PartNumber": part["number"], "ETag": part["etag"]} for part in sorted(parts, key=lambda p: p["number"])]})
-    return {"key": key}
+    # The version the upload made: the page waits for its labels, not an earlier version's.
+    return {"key": key, "version_id": done.get("VersionId")}
 
 
 def abort_upload(s3, bucket: str, body: dict) -> dict:
