@@ -125,6 +125,12 @@ def test_item_and_labels(api):
     assert call(api, "GET /api/item", query={"key": "gone.png"})[1]["url"] is None
     assert call(api, "GET /api/item", query={"key": "nowhere.png"}) == (
         404, {"message": "nothing in the library has the key 'nowhere.png'"})
+    # An upload's wait: its version's item, or WAITING while the table has another version or none.
+    assert call(api, "GET /api/item", query={"key": "pets/chelsea.png", "version_id": item["version_id"]}) == (200, item)
+    for key in ("pets/chelsea.png", "nowhere.png"):
+        assert call(api, "GET /api/item", query={"key": key, "version_id": "v2"}) == (
+            200, {"key": key, "version_id": "v2", "status": "WAITING", "labels": []})
+    assert call(api, "GET /api/item", query={"key": "nowhere.png", "version_id": ""})[0] == 400
     status, labels = call(api, "GET /api/labels")
     assert status == 200 and labels["labels"][0] == {"label": "Photo", "objects": 60}
     assert {"label": "Cat", "objects": 2} in labels["labels"]

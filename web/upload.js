@@ -133,10 +133,12 @@ function putBody(url, body, headers, progress) {
 // keep versions, "null") any finished item is taken.
 async function labelled(key, versionId) {
   const until = Date.now() + POLL_LIMIT_MS;
-  const thisVersion = (item) => !versionId || versionId === "null" || item.version_id === versionId;
+  const known = versionId && versionId !== "null";
+  const thisVersion = (item) => !known || item.version_id === versionId;
   while (Date.now() < until) {
     try {
-      const item = await apiGet("/item", { key });
+      // With the version, the API answers WAITING (not 404) until the labeller has recorded it.
+      const item = await apiGet("/item", { key, version_id: known ? versionId : undefined });
       if ((item.status === "LABELLED" || item.status === "FAILED") && thisVersion(item)) return item;
     } catch (error) {
       if (!(error instanceof NotFound)) throw error;

@@ -57,8 +57,18 @@ def search_answer(dynamodb, s3, table: str, bucket: str, request: SearchRequest,
     return answer
 
 
-def item_answer(dynamodb, s3, table: str, bucket: str, key: str, *, expires_in: int) -> dict:
+# What /api/item answers for a version the labeller has not recorded yet.
+STATUS_WAITING = "WAITING"
+
+
+def item_answer(dynamodb, s3, table: str, bucket: str, key: str, version_id: str | None = None, *,
+                expires_in: int) -> dict:
+    """The item; with `version_id` (the version an upload made) WAITING until the table describes
+    that version: a new key has no item yet (not a 404 to the page that just uploaded it), an
+    existing one still has the earlier version's."""
     item = object_item(dynamodb, table, key)
+    if version_id is not None and (item is None or item.get("VersionId") != version_id):
+        return {"key": key, "version_id": version_id, "status": STATUS_WAITING, "labels": []}
     if item is None:
         raise NotFound(f"nothing in the library has the key '{key}'")
     summary = object_summary(item, film_labels(dynamodb, table, item) if is_film(item) else None)

@@ -43,17 +43,22 @@ def _json_body(event: dict) -> dict:
     return parsed
 
 
-def _item_key(event: dict) -> str:
-    keys = parse_qs(event.get("rawQueryString") or "").get("key") or []
+def _item_query(event: dict) -> tuple[str, str | None]:
+    """The key, and the version the caller uploaded (version_id) when it waits for that version's labels."""
+    query = parse_qs(event.get("rawQueryString") or "", keep_blank_values=True)
+    keys = query.get("key") or []
     if len(keys) != 1 or not keys[0]:
         raise BadRequest("give the object's key once: /api/item?key=...")
-    return keys[0]
+    versions = query.get("version_id") or [None]
+    if len(versions) != 1 or versions[0] == "":
+        raise BadRequest("give version_id at most once, not empty")
+    return keys[0], versions[0]
 
 
 ROUTES = {
     "GET /api/search": lambda event: search_answer(DYNAMODB, S3, TABLE, BUCKET, search_request(event.get("rawQueryString")),
                                                    expires_in=URL_SECONDS),
-    "GET /api/item": lambda event: item_answer(DYNAMODB, S3, TABLE, BUCKET, _item_key(event), expires_in=URL_SECONDS),
+    "GET /api/item": lambda event: item_answer(DYNAMODB, S3, TABLE, BUCKET, *_item_query(event), expires_in=URL_SECONDS),
     "GET /api/labels": lambda event: labels_answer(DYNAMODB, TABLE),
     "POST /api/uploads": lambda event: plan_upload(S3, BUCKET, _json_body(event), expires_in=UPLOAD_URL_SECONDS),
     "POST /api/uploads/complete": lambda event: complete_upload(S3, BUCKET, _json_body(event)),
