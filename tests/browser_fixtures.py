@@ -13,9 +13,9 @@ Where a Chromium is looked for, in this order:
 root on Debian with apt-get, elsewhere with Playwright's download (which needs internet).
 
 A page test takes `page` (a fresh context; the test fails if the page logs a console error or throws
-an uncaught exception) or `browser` (one per test process, shared by its tests):
-
-    from browser_fixtures import browser, page  # noqa: F401 (fixtures)
+an uncaught exception) or `browser` (one per test process, shared by its tests). tests/conftest.py
+registers this module as a plugin: importing the fixtures into two test modules instead would make
+two session fixtures, and the second Playwright refuses to start inside the first one's event loop.
 
     def test_title(page, site_url):
         page.goto(site_url)

@@ -13,6 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
 
+# The `browser` and `page` fixtures, one definition for every module (see browser_fixtures.py).
+pytest_plugins = ("browser_fixtures",)
+
 # jsii runs on the first `node` on PATH: prefer the Node 24 that `make setup` links into .venv.
 _node_bin = ROOT / ".venv" / "node-bin"
 if _node_bin.is_dir() and str(_node_bin) not in os.environ.get("PATH", ""):

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from browser_fixtures import (  # noqa: F401 (browser and page are fixtures)
+from browser_fixtures import (
     CHROMIUM_ENV,
     DEBIAN_PACKAGE,
     ChromiumNotFound,
     PageProblems,
-    browser,
     find_chromium,
     install_commands,
-    page,
 )
 
 DEBIAN_OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\n'

@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser_fixtures import browser, page  # noqa: F401 (fixtures)
 from iam_exercise import assert_role_fits_its_calls
 from imagelabels.local_endpoint import pages_file, read_page_url
 from label_table.object_summary import object_item
