@@ -1,6 +1,6 @@
 // The page's one way to call /api/*: the bearer token on every call, a 401 back to sign-in,
 // an error answer's {"message"} as the Error's message.
-import { accessToken, signIn } from "./auth.js";
+import { currentAccessToken, signIn } from "./auth.js";
 
 let settings = null;
 
@@ -22,7 +22,7 @@ function apiUrl(path, params) {
 }
 
 async function call(method, path, { params, body } = {}) {
-  const token = accessToken();
+  const token = await currentAccessToken(settings.auth);
   if (!token) {
     await signIn(settings.auth);
     throw new Error("Signing in again.");

@@ -1,7 +1,7 @@
 // The page's start and its router: config.json first, the return from sign-in, then the view
 // named by location.hash (#/search?label=..., #/item?key=..., #/catalog, #/upload).
 import { configureApi } from "./api.js";
-import { accessToken, finishSignIn, signIn, signOut } from "./auth.js";
+import { finishSignIn, signedIn, signIn, signOut } from "./auth.js";
 import { loadCatalog, showCatalog } from "./catalog.js";
 import { announce } from "./elements.js";
 import { showItem } from "./item.js";
@@ -24,7 +24,7 @@ function showView(name) {
 }
 
 async function route() {
-  if (!accessToken()) {
+  if (!signedIn()) {
     showView("signed-out");
     return;
   }
@@ -47,11 +47,10 @@ async function start() {
   } catch (error) {
     announce(error.message);
   }
-  const signedIn = Boolean(accessToken());
-  document.getElementById("sign-out").hidden = !signedIn;
+  document.getElementById("sign-out").hidden = !signedIn();
   window.addEventListener("hashchange", route);
   await route();
-  if (signedIn) loadCatalog().catch(() => {}); // suggestions for the search box; the page works without
+  if (signedIn()) loadCatalog().catch(() => {}); // suggestions for the search box; the page works without
 }
 
 start().catch((error) => announce(`The page could not start: ${error.message}`));

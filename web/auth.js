@@ -74,18 +74,58 @@ export async function finishSignIn(auth) {
     }),
   });
   if (!response.ok) throw new Error(`Sign-in failed: the token exchange answered ${response.status}.`);
-  const tokens = await response.json();
-  sessionStorage.setItem(TOKENS, JSON.stringify({
-    access_token: tokens.access_token,
-    id_token: tokens.id_token,
-    expires_at: Date.now() + (Number(tokens.expires_in) || 3600) * 1000,
-  }));
+  storeTokens(await response.json());
   return pending.hash || "";
 }
 
-// The access token while it is valid, else null.
-export function accessToken() {
-  const tokens = JSON.parse(sessionStorage.getItem(TOKENS) || "null");
-  if (!tokens || !tokens.access_token || Date.now() >= tokens.expires_at) return null;
+// Tokens as the token endpoint answers them; a refresh answer carries no refresh token, so the one
+// kept goes on.
+function storeTokens(tokens, refreshToken = tokens.refresh_token) {
+  sessionStorage.setItem(TOKENS, JSON.stringify({
+    access_token: tokens.access_token,
+    id_token: tokens.id_token,
+    refresh_token: refreshToken,
+    expires_at: Date.now() + (Number(tokens.expires_in) || 3600) * 1000,
+  }));
+}
+
+function storedTokens() {
+  return JSON.parse(sessionStorage.getItem(TOKENS) || "null");
+}
+
+// Whether this tab signed in (its access token may have expired: currentAccessToken renews it).
+export function signedIn() {
+  const tokens = storedTokens();
+  return Boolean(tokens && (tokens.access_token || tokens.refresh_token));
+}
+
+// A token this close to its expiry is renewed first: it could expire on its way to the API.
+const EXPIRY_MARGIN_MS = 30 * 1000;
+let renewal = null; // one refresh at a time, shared by the calls that wait for it
+
+// The access token while it is valid; past its expiry, a new one through the refresh token (the
+// token endpoint's refresh_token grant), so an hour's search does not end in a sign-in; null when
+// neither works (the caller signs in again).
+export async function currentAccessToken(auth) {
+  const tokens = storedTokens();
+  if (!tokens) return null;
+  if (tokens.access_token && Date.now() < tokens.expires_at - EXPIRY_MARGIN_MS) return tokens.access_token;
+  if (!tokens.refresh_token) return null;
+  renewal ??= renew(auth, tokens.refresh_token).finally(() => { renewal = null; });
+  return renewal;
+}
+
+async function renew(auth, refreshToken) {
+  const response = await fetch(auth.tokenUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", client_id: auth.clientId, refresh_token: refreshToken }),
+  }).catch(() => null);
+  if (!response || !response.ok) {
+    sessionStorage.removeItem(TOKENS); // revoked or expired: only a new sign-in helps
+    return null;
+  }
+  const tokens = await response.json();
+  storeTokens(tokens, refreshToken);
   return tokens.access_token;
 }
