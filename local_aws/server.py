@@ -340,6 +340,17 @@ class LocalAws:
         self.stop_serving(distribution_id)
         self._record_page_urls()
 
+    def aws_origins_of_page_origin(self, origin: str) -> tuple[str, ...]:
+        from local_aws.adjust.cloudfront import UnknownCloudFrontResource, deployed_distribution_domain_names
+
+        for distribution_id, url in self.page_urls().items():
+            if url.rstrip("/") == origin:
+                try:
+                    return tuple(f"https://{name}" for name in deployed_distribution_domain_names(distribution_id))
+                except UnknownCloudFrontResource:
+                    return ()
+        return ()
+
     def page_urls(self) -> dict[str, str]:
         """Distribution id -> the URL its page is served on."""
         return self._page_gateways.urls() if self._page_gateways is not None else {}

@@ -7,6 +7,8 @@ rather than the test. One local AWS for the module (tests/adjust_fixtures.py).
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,6 +18,7 @@ from adjust_fixtures import (  # noqa: F401 (aws and client are fixtures)
     EVENT_RECORDER, aws, clear_records, client, create_function, deploy_change_set, moto_source, records,
 )
 from local_aws.adjust.registry import ORIGINALS
+from test_adjust_cloudfront import outputs_of, page_template
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -160,3 +163,36 @@ def test_completing_an_aborted_multipart_upload_is_no_such_upload(aws, client):
         s3.complete_multipart_upload(Bucket="multipart-ends", Key="film.mp4", UploadId=aborted, MultipartUpload=parts)
     assert refused.value.response["Error"]["Code"] == "NoSuchUpload"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def preflight(endpoint_url: str, bucket: str, origin: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{endpoint_url}/{bucket}/upload.jpg", method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_a_cors_rule_naming_a_deployed_page_allows_its_local_gateway_only(aws, client):
+    stack = deploy_change_set(client, "cors-page", page_template(policy_name="CorsPageHeaders"), "CREATE")
+    outputs = outputs_of(stack)
+    page_origin = f"https://{outputs['DomainName']}"
+    gateway_origin = aws.page_urls()[outputs["DistributionRef"]].rstrip("/")
+    assert not ORIGINALS["responses.cors_matches_origin"](gateway_origin, [page_origin])  # moto alone refuses it
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="page-uploads")
+    s3.put_bucket_cors(Bucket="page-uploads", CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": [page_origin], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag", "x-amz-version-id"]}]})
+    status, headers = preflight(aws.endpoint_url, "page-uploads", gateway_origin)
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == gateway_origin
+    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert preflight(aws.endpoint_url, "page-uploads", "http://127.0.0.1:9")[0] == 403  # not a page's gateway
+
+    s3.put_bucket_cors(Bucket="page-uploads", CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": ["https://elsewhere.example.com"], "AllowedMethods": ["PUT"]}]})
+    assert preflight(aws.endpoint_url, "page-uploads", gateway_origin)[0] == 403  # the rule must name the page
+    client("cloudformation").delete_stack(StackName="cors-page")

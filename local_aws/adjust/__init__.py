@@ -7,7 +7,7 @@ One file per service says what the local AWS changes about it:
 - lambda_.py: Invoke runs code locally, EventInvokeConfig, function settings moto drops, SQS event
   source mappings handed to the launcher's poller;
 - s3.py: event records shaped like S3's, asynchronous notifications, versioned CloudFormation buckets,
-  NoSuchUpload for an aborted multipart upload;
+  NoSuchUpload for an aborted multipart upload, CORS rules naming a page allow its local gateway;
 - sqs.py: queue changes atomic under concurrent clients, visibility changes wake the receivers;
 - sns.py: `AWS::SNS::Subscription` in CloudFormation, RawMessageDelivery, the envelope's UnsubscribeURL;
 - cloudfront.py: distributions, origin access controls and response headers policies in CloudFormation,
@@ -54,6 +54,7 @@ ADJUSTMENTS: tuple[Callable[[], None], ...] = (
     s3.shape_s3_event_records_like_s3,
     s3.deliver_s3_notifications_asynchronously,
     s3.answer_no_such_upload_for_an_aborted_multipart_upload,
+    s3.let_a_page_gateway_stand_for_its_distribution_in_cors,
     sqs.serialise_sqs_queue_changes,
     sqs.wake_receivers_when_a_visibility_changes,
     sns.model_sns_subscriptions_in_cloudformation,

@@ -360,6 +360,17 @@ def deployed_distribution_config(distribution_id: str) -> dict:
         f"no CloudFront distribution {distribution_id!r} deployed by a CloudFormation stack in the local AWS")
 
 
+def deployed_distribution_domain_names(distribution_id: str) -> tuple[str, ...]:
+    """The names viewers reach `distribution_id` by on AWS: its CloudFront domain, then its Aliases.
+    Raises UnknownCloudFrontResource as deployed_distribution_config does."""
+    config = deployed_distribution_config(distribution_id)
+    for backend in _every_backend():
+        distribution = backend.distributions.get(distribution_id)
+        if distribution is not None:
+            return (distribution.domain_name, *config.get("Aliases", []))
+    raise UnknownCloudFrontResource(f"no CloudFront distribution {distribution_id!r} in the local AWS")
+
+
 def response_headers_policy_config(policy_id: str) -> dict:
     """The ResponseHeadersPolicyConfig a stack deployed as `policy_id` (CloudFormation's shape,
     intrinsic functions resolved); a copy. Raises UnknownCloudFrontResource for any other id, AWS's

@@ -48,6 +48,10 @@ class LocalServices(Protocol):
     def distribution_deleted(self, distribution_id: str) -> None:
         """A stack deleted a CloudFront distribution: stop serving its page."""
 
+    def aws_origins_of_page_origin(self, origin: str) -> tuple[str, ...]:
+        """The origins (https://<distribution domain>, its aliases) of the deployed page a local page
+        gateway serves at `origin` (http://127.0.0.1:<port>); () for any other origin."""
+
 
 _services: LocalServices | None = None
 

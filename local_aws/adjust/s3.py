@@ -2,7 +2,8 @@
 
 Event records are shaped as S3 shapes them (sequencer, versionId, the removal events S3 sends),
 notifications reach Lambda asynchronously, a CloudFormation bucket gets its versioning, and a
-multipart upload that was aborted answers NoSuchUpload.
+multipart upload that was aborted answers NoSuchUpload, and a bucket's CORS rule that names a
+deployed page's origin allows the local page gateway serving that page.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.s3 import exceptions as s3_exceptions
 from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
 from moto.s3 import notifications as s3_notifications
 
 from local_aws.adjust.registry import ORIGINALS, keep_original, logger, require_services
@@ -206,3 +208,28 @@ def answer_no_such_upload_for_an_aborted_multipart_upload() -> None:
         return original(self, bucket_name, multipart_id, body)
 
     backend_class.complete_multipart_upload = complete_multipart_upload
+
+
+def let_a_page_gateway_stand_for_its_distribution_in_cors() -> None:
+    """A bucket's CORS rule that allows a deployed page's origin (https://<distribution domain>, as
+    the stack's Custom::UploadCors writes it) allows the local page gateway serving that page.
+
+    moto applies CORS rules (the preflight OPTIONS and the headers of the actual request), but
+    offline the page comes from the gateway's own origin, http://127.0.0.1:<port>, which no
+    deployed rule names: every presigned PUT of the page's uploads failed its preflight, so nothing
+    could be added through the page. Widening the deployed rule would test something other than
+    what AWS gets, so instead the gateway's origin matches wherever the origins of the distribution
+    it stands for (its CloudFront domain and aliases) match; any other origin is judged as moto does.
+    """
+    keep_original("responses.cors_matches_origin", s3_responses.cors_matches_origin)
+    original = ORIGINALS["responses.cors_matches_origin"]
+
+    def cors_matches_origin(origin_header, allowed_origins):
+        if original(origin_header, allowed_origins):
+            return True
+        if not origin_header:
+            return False
+        stands_for = require_services().aws_origins_of_page_origin(origin_header)
+        return any(original(origin, allowed_origins) for origin in stands_for)
+
+    s3_responses.cors_matches_origin = cors_matches_origin
