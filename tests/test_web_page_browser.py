@@ -280,6 +280,39 @@ def test_a_hostile_key_is_shown_as_text_and_runs_nothing(page, page_url, user, a
     assert dialogs == []
 
 
+def upload_row(page: Page, name: str):
+    return page.locator("#upload-list li").filter(has=page.locator(".upload-name", has_text=name))
+
+
+def test_an_uploaded_image_shows_its_progress_and_becomes_labelled(page, page_url, user, tmp_path):
+    new_photo = tmp_path / "my new mug.jpg"  # not a sample's key
+    new_photo.write_bytes((SAMPLES / "coffee cup.jpg").read_bytes())
+    sign_in(page, page_url, user)
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.get_by_label("Choose files to upload").set_input_files(new_photo)
+
+    row = upload_row(page, "my new mug.jpg")
+    expect(row.get_by_role("progressbar", name="Upload of my new mug.jpg")).to_have_attribute("value", "100")
+    expect(row.locator(".upload-status")).to_have_text(re.compile(r"^LABELLED: .*Cup \d+\.\d%"), timeout=60_000)
+    screenshot(page, "upload")
+    row.get_by_role("link", name="Show my new mug.jpg").click()
+    expect(page.get_by_role("heading", name="my new mug.jpg")).to_be_visible()
+    expect(page.get_by_role("table", name="Labels, most confident first")).to_contain_text("Cup")
+
+
+def test_an_existing_key_uploaded_again_shows_the_new_versions_labels(page, page_url, user, tmp_path):
+    # cameraman.png's labels are Person and Tripod; a cat under its name must come back as a cat.
+    again = tmp_path / "cameraman.png"
+    again.write_bytes((SAMPLES / "cat-chelsea.png").read_bytes())
+    sign_in(page, page_url, user)
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.get_by_label("Choose files to upload").set_input_files(again)
+    status = upload_row(page, "cameraman.png").locator(".upload-status")
+    expect(status).to_have_text(re.compile("^LABELLED: "), timeout=60_000)
+    expect(status).to_contain_text("Cat")
+    expect(status).not_to_contain_text("Person")
+
+
 def test_keyboard_only_search_and_open_a_result(page, page_url, user):
     sign_in(page, page_url, user)
     page.locator("body").focus()
