@@ -10,6 +10,7 @@ Screenshots of the main views go to docs/screenshots/ (README shows them).
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -160,6 +161,22 @@ def test_sign_in_through_the_form_lands_back_on_the_page_signed_in(page, page_ur
     expect(search_box(page)).to_be_visible()
 
 
+def test_an_expired_access_token_is_renewed_without_signing_in_again(page, page_url, user):
+    sign_in(page, page_url, user)
+    # The access token's hour is over (as the page sees it): the next call renews it.
+    page.evaluate("""() => {
+        const tokens = JSON.parse(sessionStorage.getItem("imagelabels.tokens"));
+        sessionStorage.setItem("imagelabels.tokens", JSON.stringify({ ...tokens, expires_at: 0 }));
+    }""")
+    with page.expect_request(lambda request: request.url.endswith("/oauth2/token")
+                             and "grant_type=refresh_token" in (request.post_data or "")) as renewal:
+        search(page, "cat")
+    assert renewal.value.response().status == 200
+    assert "cat-chelsea.png" in result_keys(page)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert "/oauth2/authorize" not in page.url
+
+
 def test_searching_cat_shows_the_cat_photo_with_its_box_best_first(page, page_url, user, outputs, clients):
     sign_in(page, page_url, user)
     # Suggestions come from the label catalog.
@@ -298,6 +315,23 @@ def test_an_uploaded_image_shows_its_progress_and_becomes_labelled(page, page_ur
     row.get_by_role("link", name="Show my new mug.jpg").click()
     expect(page.get_by_role("heading", name="my new mug.jpg")).to_be_visible()
     expect(page.get_by_role("table", name="Labels, most confident first")).to_contain_text("Cup")
+
+
+def test_an_image_dropped_on_the_page_becomes_labelled(page, page_url, user):
+    sign_in(page, page_url, user)
+    page.get_by_role("link", name="Upload", exact=True).click()
+    # What a drag from the desktop delivers: a drop event whose DataTransfer holds the file.
+    photo = base64.b64encode((SAMPLES / "rocket-launch.JPG").read_bytes()).decode()
+    dropped = page.evaluate_handle("""(photo) => {
+        const bytes = Uint8Array.from(atob(photo), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "launch day.JPG", { type: "image/jpeg" }));
+        return transfer;
+    }""", photo)
+    page.locator("#drop-zone").dispatch_event("dragover", {"dataTransfer": dropped})
+    page.locator("#drop-zone").dispatch_event("drop", {"dataTransfer": dropped})
+    status = upload_row(page, "launch day.JPG").locator(".upload-status")
+    expect(status).to_have_text(re.compile(r"^LABELLED: .*Rocket"), timeout=60_000)
 
 
 def test_an_existing_key_uploaded_again_shows_the_new_versions_labels(page, page_url, user, tmp_path):
