@@ -229,6 +229,30 @@ def test_the_film_plays_from_where_cat_and_cup_are_on_screen_together(page, page
     screenshot(page, "film-result")
 
 
+def test_two_labels_typed_before_the_catalog_has_come_wait_for_it(page, page_url, user, outputs, clients):
+    # The catalog's answer is held back until the search is submitted: the search must wait for it
+    # rather than ask for the one label "cat cup", which nothing has.
+    held = []
+    page.route("**/api/labels", lambda route: held.append(route))
+    sign_in(page, page_url, user)
+    for _ in range(100):  # the page asks for the catalog as it shows its first view
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    searches = []
+    page.on("request", lambda request: searches.append(request.url) if "/api/search" in request.url else None)
+    box = search_box(page)
+    box.fill("cat cup")
+    box.press("Enter")
+    page.wait_for_timeout(300)
+    assert searches == []  # nothing asked before the catalog came
+    held[0].continue_()
+    expect(page.get_by_role("status")).to_have_text(re.compile(r"results? for"))
+    expect(page).to_have_url(re.compile(r"label=cat&label=cup"))
+    assert result_keys(page) == table_hits(outputs, clients, ["cat", "cup"]) == [FILM]
+
+
 def test_one_item_shows_all_its_labels_with_confidences(page, page_url, user, library):
     sign_in(page, page_url, user)
     search(page, "cat")

@@ -49,8 +49,9 @@ async function start() {
   }
   document.getElementById("sign-out").hidden = !signedIn();
   window.addEventListener("hashchange", route);
+  // Suggestions for the search box, asked for with the first view; the page works without them.
+  if (signedIn()) loadCatalog().catch(() => {});
   await route();
-  if (signedIn()) loadCatalog().catch(() => {}); // suggestions for the search box; the page works without
 }
 
 start().catch((error) => announce(`The page could not start: ${error.message}`));

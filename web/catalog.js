@@ -1,14 +1,18 @@
 // The catalog view: every label in the library with how many objects show it, each a link to its search.
 import { apiGet } from "./api.js";
 import { announce, make, searchHash } from "./elements.js";
-import { fillSuggestions } from "./search.js";
+import { fillSuggestions, waitForCatalog } from "./search.js";
 
 let catalog = null;
 
-export async function loadCatalog() {
-  catalog = (await apiGet("/labels")).labels;
-  fillSuggestions(catalog);
-  return catalog;
+export function loadCatalog() {
+  const loading = apiGet("/labels").then(({ labels }) => {
+    catalog = labels;
+    fillSuggestions(labels);
+    return labels;
+  });
+  waitForCatalog(loading);
+  return loading;
 }
 
 export async function showCatalog() {

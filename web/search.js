@@ -13,6 +13,13 @@ const unknown = () => document.getElementById("search-unknown");
 
 let current = null; // {labels, minConfidence, cursor, shown}
 let knownLabels = null; // the catalog's labels, lower case, once loaded
+let catalogLoading = null; // the catalog's request while it runs
+
+// A search typed before the catalog has come waits for it: without it "cat cup" would be searched
+// as the one label "cat cup" (which nothing has) right after sign-in.
+export function waitForCatalog(loading) {
+  catalogLoading = loading.catch(() => null);
+}
 
 // Commas separate labels ("Coffee Cup, Cat"). People also type "cat cup" for two labels: a piece
 // with spaces that is no label of the library but whose every word is one is those labels. Until
@@ -28,8 +35,9 @@ export function parseLabels(text, known = knownLabels) {
 }
 
 export function setUpSearch() {
-  form().addEventListener("submit", (event) => {
+  form().addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (!knownLabels && catalogLoading) await catalogLoading;
     const labels = parseLabels(input().value);
     if (!labels.length) return;
     const hash = searchHash(labels, minimum().value);
