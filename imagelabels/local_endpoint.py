@@ -57,8 +57,12 @@ def read_endpoint_record(path: Path) -> EndpointRecord:
 
 
 def write_endpoint_record(path: Path, record: EndpointRecord) -> None:
+    _write_json(path, asdict(record))
+
+
+def _write_json(path: Path, data: dict) -> None:
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
     temporary.replace(path)  # readers never see half a file
 
 
@@ -68,9 +72,7 @@ def pages_file(state_dir: Path = STATE_DIR) -> Path:
 
 def write_page_urls(path: Path, urls: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(urls, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
+    _write_json(path, urls)
 
 
 def read_page_url(path: Path, distribution_id: str) -> str:

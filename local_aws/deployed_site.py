@@ -16,10 +16,12 @@ from moto.apigatewayv2 import models as apigatewayv2_models
 from moto.cognitoidp import models as cognitoidp_models
 
 from local_aws.adjust.cloudfront import deployed_distribution_config, response_headers_policy_config
+from local_aws.adjust.registry import template_boolean
 from local_aws.served_site import AUTHORIZATION_HEADER_SOURCE, ApiRoute, JwtRule, ServedSite, SignInClient
+from local_aws.site_rewrites import S3_BUCKET_DOMAIN
 
 # An S3 origin's domain: the bucket's regional (or global) domain name.
-_S3_ORIGIN_DOMAIN = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]*)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?")
+_S3_ORIGIN_DOMAIN = re.compile(S3_BUCKET_DOMAIN)
 # An HTTP API's default endpoint domain: <api id>.execute-api.<region>.<URL suffix>.
 _API_ORIGIN_DOMAIN = re.compile(r"(?P<api>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?")
 # A Lambda proxy integration names the function's ARN, or API Gateway's invocation URI around it.
@@ -126,9 +128,9 @@ def response_headers(policy: dict) -> dict[str, str]:
     if "StrictTransportSecurity" in security:
         hsts = security["StrictTransportSecurity"]
         value = f"max-age={int(hsts['AccessControlMaxAgeSec'])}"
-        if _flag(hsts.get("IncludeSubdomains")):
+        if template_boolean(hsts.get("IncludeSubdomains")):
             value += "; includeSubDomains"
-        if _flag(hsts.get("Preload")):
+        if template_boolean(hsts.get("Preload")):
             value += "; preload"
         headers["Strict-Transport-Security"] = value
     if "ContentTypeOptions" in security:
@@ -139,8 +141,8 @@ def response_headers(policy: dict) -> dict[str, str]:
         headers["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
     if "XSSProtection" in security:
         xss = security["XSSProtection"]
-        value = "1" if _flag(xss.get("Protection")) else "0"
-        if _flag(xss.get("ModeBlock")):
+        value = "1" if template_boolean(xss.get("Protection")) else "0"
+        if template_boolean(xss.get("ModeBlock")):
             value += "; mode=block"
         elif xss.get("ReportUri"):
             value += f"; report={xss['ReportUri']}"
@@ -148,7 +150,3 @@ def response_headers(policy: dict) -> dict[str, str]:
     for custom in (policy.get("CustomHeadersConfig") or {}).get("Items", []):
         headers[custom["Header"]] = custom["Value"]
     return headers
-
-
-def _flag(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"

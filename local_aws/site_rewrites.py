@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-# An S3 bucket's virtual-hosted origin, regional or not (https://<bucket>.s3.<region>.amazonaws.com).
-_S3_ORIGIN = re.compile(r"https://[a-z0-9][a-z0-9.-]*\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?(?![\w.-])")
+# An S3 bucket's virtual-hosted domain, regional or not (<bucket>.s3.<region>.amazonaws.com).
+S3_BUCKET_DOMAIN = r"(?P<bucket>[a-z0-9][a-z0-9.-]*)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?"
+_S3_ORIGIN = re.compile(rf"https://{S3_BUCKET_DOMAIN}(?![\w.-])")
 # A Cognito prefix domain's origin (https://<prefix>.auth.<region>.amazoncognito.com).
 _COGNITO_DOMAIN_ORIGIN = re.compile(r"https://[a-z0-9-]+\.auth\.[a-z0-9-]+\.amazoncognito\.com(?![\w.-])")
 

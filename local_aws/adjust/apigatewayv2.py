@@ -19,7 +19,7 @@ from moto.apigatewayv2 import models as apigw_models
 from moto.apigatewayv2 import responses as apigw_responses
 from moto.core.common_models import CloudFormationModel
 
-from local_aws.adjust.registry import keep_original, rebuild_cloudformation_model_map
+from local_aws.adjust.registry import keep_original, rebuild_cloudformation_model_map, template_boolean
 
 # Api properties that build an API from an OpenAPI body or a quick-create target: not modelled here.
 _UNMODELLED_API_PROPERTIES = ("Body", "BodyS3Location", "BasePath", "FailOnWarnings", "Target", "RouteKey",
@@ -32,7 +32,7 @@ def _backend(account_id: str, region_name: str) -> apigw_models.ApiGatewayV2Back
 
 def _flag(value: Any) -> bool | None:
     """A template boolean ("true" and True alike), None when absent."""
-    return None if value is None else value is True or str(value).lower() == "true"
+    return None if value is None else template_boolean(value)
 
 
 def _api_shape(structure: dict | None) -> dict | None:

@@ -29,7 +29,7 @@ from moto.cloudfront import models as cloudfront_models
 from moto.core.common_models import CloudFormationModel
 from moto.utilities.utils import get_partition
 
-from local_aws.adjust.registry import rebuild_cloudformation_model_map, require_services
+from local_aws.adjust.registry import rebuild_cloudformation_model_map, require_services, template_boolean
 
 # Where the records live on moto's objects (attribute names moto never uses).
 _DEPLOYED_CONFIG = "local_aws_deployed_config"
@@ -47,10 +47,6 @@ def _backend(account_id: str, region_name: str) -> cloudfront_models.CloudFrontB
 
 def _every_backend() -> list[cloudfront_models.CloudFrontBackend]:
     return [backend for _, _, backend in list(cloudfront_models.cloudfront_backends.iter_backends())]
-
-
-def _as_boolean(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 # ---- CloudFormation's DistributionConfig -> the API's (what moto's backend takes) ---------------
@@ -83,7 +79,7 @@ def _api_origin(origin: dict) -> dict:
         api["CustomHeaders"] = _quantity(origin["OriginCustomHeaders"])
     if "OriginShield" in origin:
         shield = origin["OriginShield"]
-        api["OriginShield"] = {"Enabled": _as_boolean(shield.get("Enabled")),
+        api["OriginShield"] = {"Enabled": template_boolean(shield.get("Enabled")),
                                **_copy_present(shield, ("OriginShieldRegion",))}
     return api
 
@@ -93,8 +89,8 @@ def _api_behaviour(behaviour: dict) -> dict:
         "PathPattern", "TargetOriginId", "ViewerProtocolPolicy", "CachePolicyId", "OriginRequestPolicyId",
         "ResponseHeadersPolicyId", "FieldLevelEncryptionId", "RealtimeLogConfigArn"))
     api.update(_copy_present(behaviour, ("MinTTL", "DefaultTTL", "MaxTTL"), int))
-    api.update(_copy_present(behaviour, ("SmoothStreaming",), _as_boolean))
-    api["Compress"] = _as_boolean(behaviour.get("Compress", False))  # CloudFront's default, not moto's (True)
+    api.update(_copy_present(behaviour, ("SmoothStreaming",), template_boolean))
+    api["Compress"] = template_boolean(behaviour.get("Compress", False))  # CloudFront's default, not moto's (True)
     api["AllowedMethods"] = {**_quantity(behaviour.get("AllowedMethods", ["GET", "HEAD"])),
                              "CachedMethods": _quantity(behaviour.get("CachedMethods", ["GET", "HEAD"]))}
     for name in ("TrustedSigners", "TrustedKeyGroups"):
@@ -104,7 +100,7 @@ def _api_behaviour(behaviour: dict) -> dict:
         forwarded = behaviour["ForwardedValues"]
         cookies = forwarded.get("Cookies", {"Forward": "none"})
         api["ForwardedValues"] = {
-            "QueryString": _as_boolean(forwarded.get("QueryString", False)),
+            "QueryString": template_boolean(forwarded.get("QueryString", False)),
             "Cookies": {"Forward": cookies.get("Forward", "none"),
                         **({"WhitelistedNames": _quantity(cookies["WhitelistedNames"])}
                            if "WhitelistedNames" in cookies else {})},
@@ -112,7 +108,7 @@ def _api_behaviour(behaviour: dict) -> dict:
         }
     if "LambdaFunctionAssociations" in behaviour:
         api["LambdaFunctionAssociations"] = _quantity(
-            {**association, "IncludeBody": _as_boolean(association.get("IncludeBody", False))}
+            {**association, "IncludeBody": template_boolean(association.get("IncludeBody", False))}
             for association in behaviour["LambdaFunctionAssociations"])
     if "FunctionAssociations" in behaviour:
         api["FunctionAssociations"] = _quantity(behaviour["FunctionAssociations"])
@@ -128,7 +124,7 @@ def _api_distribution_config(config: dict, caller_reference: str) -> dict:
     api = {
         "CallerReference": caller_reference,
         "Comment": config.get("Comment", ""),
-        "Enabled": _as_boolean(config["Enabled"]),
+        "Enabled": template_boolean(config["Enabled"]),
         "Origins": _quantity(_api_origin(origin) for origin in config["Origins"]),
         "DefaultCacheBehavior": _api_behaviour(config["DefaultCacheBehavior"]),
         "CacheBehaviors": _quantity(_api_behaviour(behaviour) for behaviour in config.get("CacheBehaviors", [])),
@@ -136,10 +132,10 @@ def _api_distribution_config(config: dict, caller_reference: str) -> dict:
         **_copy_present(config, ("DefaultRootObject", "HttpVersion", "PriceClass", "WebACLId")),
     }
     if "IPV6Enabled" in config:
-        api["IsIPV6Enabled"] = _as_boolean(config["IPV6Enabled"])
+        api["IsIPV6Enabled"] = template_boolean(config["IPV6Enabled"])
     if "Logging" in config:
         logging = config["Logging"]
-        api["Logging"] = {"Enabled": True, "IncludeCookies": _as_boolean(logging.get("IncludeCookies", False)),
+        api["Logging"] = {"Enabled": True, "IncludeCookies": template_boolean(logging.get("IncludeCookies", False)),
                           "Bucket": logging["Bucket"], "Prefix": logging.get("Prefix", "")}
     if "CustomErrorResponses" in config:
         api["CustomErrorResponses"] = _quantity(

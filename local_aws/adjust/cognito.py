@@ -16,7 +16,7 @@ from moto.cognitoidp.exceptions import ResourceNotFoundError
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import utcnow
 
-from local_aws.adjust.registry import rebuild_cloudformation_model_map
+from local_aws.adjust.registry import rebuild_cloudformation_model_map, template_boolean
 
 _API = botocore.session.get_session().get_service_model("cognito-idp")
 
@@ -70,7 +70,7 @@ def _as_api_value(value: Any, shape) -> Any:
     if kind in ("integer", "long"):
         return int(value)
     if kind == "boolean":
-        return value is True or str(value).lower() == "true"
+        return template_boolean(value)
     return value
 
 

@@ -97,6 +97,12 @@ def locked_by(lock: Any, method: Callable) -> Callable:
     return with_lock
 
 
+def template_boolean(value: Any) -> bool:
+    """A boolean as a template (or an SDK's string attribute) may write it: True and "true" alike,
+    in any case; anything else is false."""
+    return value is True or str(value).lower() == "true"
+
+
 def rebuild_cloudformation_model_map() -> None:
     """Make moto's CloudFormation see the models this package adds (CloudFormationModel subclasses).
 

@@ -13,7 +13,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.sns import models as sns_models
 from moto.utilities.arns import parse_arn
 
-from local_aws.adjust.registry import ORIGINALS, keep_original, rebuild_cloudformation_model_map
+from local_aws.adjust.registry import ORIGINALS, keep_original, rebuild_cloudformation_model_map, template_boolean
 
 # Subscription attributes a template can set (and change without replacing the subscription).
 _SETTABLE_ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "RawMessageDelivery", "RedrivePolicy", "SubscriptionRoleArn")
@@ -29,14 +29,10 @@ def _sns_backend_of(topic_arn: str):
 def _attribute_text(name: str, value: Any) -> Any:
     """A template value as SetSubscriptionAttributes takes it: policies as JSON text, flags as bools."""
     if name == "RawMessageDelivery":
-        return _as_boolean(value)
+        return template_boolean(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return value
-
-
-def _as_boolean(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 class LocalSnsSubscription(CloudFormationModel):
@@ -143,7 +139,7 @@ def read_raw_message_delivery_as_a_boolean() -> None:
 
     def set_subscription_attributes(self, arn, name, value):
         if name == "RawMessageDelivery":
-            value = _as_boolean(value)
+            value = template_boolean(value)
         original(self, arn, name, value)
 
     backend_class.set_subscription_attributes = set_subscription_attributes
