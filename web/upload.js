@@ -134,12 +134,12 @@ function putBody(url, body, headers, progress) {
 async function labelled(key, versionId) {
   const until = Date.now() + POLL_LIMIT_MS;
   const known = versionId && versionId !== "null";
-  const thisVersion = (item) => !known || item.version_id === versionId;
   while (Date.now() < until) {
     try {
-      // With the version, the API answers WAITING (not 404) until the labeller has recorded it.
+      // With the version, the API answers WAITING (not 404, nor the earlier version's item) until
+      // the labeller has recorded this version.
       const item = await apiGet("/item", { key, version_id: known ? versionId : undefined });
-      if ((item.status === "LABELLED" || item.status === "FAILED") && thisVersion(item)) return item;
+      if (item.status === "LABELLED" || item.status === "FAILED") return item;
     } catch (error) {
       if (!(error instanceof NotFound)) throw error;
     }
