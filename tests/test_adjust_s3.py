@@ -7,8 +7,6 @@ rather than the test. One local AWS for the module (tests/adjust_fixtures.py).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -18,6 +16,7 @@ from adjust_fixtures import (  # noqa: F401 (aws and client are fixtures)
     EVENT_RECORDER, aws, clear_records, client, create_function, deploy_change_set, moto_source, records,
 )
 from local_aws.adjust.registry import ORIGINALS
+from page_gateway_fixtures import http_call
 from test_adjust_cloudfront import outputs_of, page_template
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -166,13 +165,10 @@ def test_completing_an_aborted_multipart_upload_is_no_such_upload(aws, client):
 
 
 def preflight(endpoint_url: str, bucket: str, origin: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{endpoint_url}/{bucket}/upload.jpg", method="OPTIONS", headers={
+    """(status, headers with lower-cased names) of a browser's preflight for a PUT from `origin`."""
+    status, headers, _ = http_call("OPTIONS", f"{endpoint_url}/{bucket}/upload.jpg", headers={
         "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+    return status, headers
 
 
 def test_a_cors_rule_naming_a_deployed_page_allows_its_local_gateway_only(aws, client):
@@ -188,8 +184,8 @@ def test_a_cors_rule_naming_a_deployed_page_allows_its_local_gateway_only(aws, c
         "AllowedOrigins": [page_origin], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"],
         "ExposeHeaders": ["ETag", "x-amz-version-id"]}]})
     status, headers = preflight(aws.endpoint_url, "page-uploads", gateway_origin)
-    assert status == 200 and headers["Access-Control-Allow-Origin"] == gateway_origin
-    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert status == 200 and headers["access-control-allow-origin"] == gateway_origin
+    assert "PUT" in headers["access-control-allow-methods"]
     assert preflight(aws.endpoint_url, "page-uploads", "http://127.0.0.1:9")[0] == 403  # not a page's gateway
 
     s3.put_bucket_cors(Bucket="page-uploads", CORSConfiguration={"CORSRules": [{

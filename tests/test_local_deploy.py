@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from label_table.search import search_library
 from local_aws.clients import local_session
 from local_aws.demo import SAMPLES, sample_images, upload_and_wait
 from local_aws.page_user import ensure_page_user
+from page_gateway_fixtures import http_call
 from local_aws.server import LocalAws
 from local_aws.stack_deployment import STACK_NAME, StackDeployment, deploy_stack
 
@@ -131,12 +130,7 @@ def test_label_search_finds_exactly_the_right_images(outputs, clients):
 
 
 def page_get(url: str, *, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+    return http_call("GET", url, headers={"Authorization": f"Bearer {token}"} if token else {})
 
 
 def test_the_deployed_page_is_served_with_its_headers_config_and_api(aws, outputs, clients):
@@ -149,9 +143,9 @@ def test_the_deployed_page_is_served_with_its_headers_config_and_api(aws, output
 
     status, headers, body = page_get(page_url)
     assert status == 200 and b'<input type="search"' in body
-    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
-    assert "script-src 'self';" in headers["Content-Security-Policy"]
-    assert aws.endpoint_url in headers["Content-Security-Policy"]  # presigned images come from the local S3
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "script-src 'self';" in headers["content-security-policy"]
+    assert aws.endpoint_url in headers["content-security-policy"]  # presigned images come from the local S3
 
     status, _, body = page_get(page_url + "config.json")
     config = json.loads(body)
